@@ -1,0 +1,90 @@
+"""The dataclasses that flow between the stages: Document → Chunk → Passage → Answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LETTERHEAD = "letterhead"
+BODY = "body"
+CLOSING = "closing"
+
+
+@dataclass(frozen=True)
+class LetterMeta:
+    """What the letterhead and closing say about a letter; every field may be missing."""
+
+    doc_number: str | None = None  # 文号, e.g. 温科提复〔2024〕91号
+    session: str | None = None  # 会议, e.g. 市十四届人大四次会议
+    proposal_kind: str | None = None  # 建议 (人大) or 提案 (政协)
+    proposal_number: str | None = None  # e.g. "817"
+    deputies: tuple[str, ...] = ()  # 代表/委员 names, without the title
+    title: str | None = None  # the suggestion's title, without 《》
+    unit: str | None = None  # replying unit (落款单位)
+    date: str | None = None  # ISO date of the letter, e.g. 2024-06-26
+    contact_person: str | None = None
+    contact_phone: str | None = None
+    cc: tuple[str, ...] = ()  # 抄送 list
+
+
+@dataclass(frozen=True)
+class Document:
+    """One letter, read and cleaned. `text` is what chunk spans index into."""
+
+    doc_id: str  # 文号 when present, else the file's stem
+    source: str  # file name inside the corpus folder
+    sha256: str  # of the raw file bytes
+    text: str  # cleaned text (original characters, not NFKC-normalized)
+    meta: LetterMeta = field(default_factory=LetterMeta)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a letter cut along its own structure."""
+
+    chunk_id: str  # doc_id + section path + content hash: stable across rebuilds
+    doc_id: str
+    section: str  # e.g. "二、关于“…”的建议 › （二）下一步工作计划"; "函头" / "落款" for letterhead / closing
+    kind: str  # LETTERHEAD, BODY or CLOSING
+    text: str  # original text, quoted to users
+    start: int  # span of `text` in Document.text
+    end: int
+    search_text: str  # NFKC-normalized heading path + text: what is embedded and searched
+
+
+@dataclass(frozen=True)
+class LetterInfo:
+    """A letter as the index knows it: for `chatbot index list`, the letters page and the API."""
+
+    doc_id: str
+    title: str
+    deputies: tuple[str, ...]
+    date: str | None
+    chunk_count: int
+    source: str
+    meta: LetterMeta = field(default_factory=LetterMeta)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with the sentence(s) that answer the question."""
+
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    quote: str
+    score: float
+    start: int
+    end: int
+    chunk_id: str = ""
+    kind: str = BODY
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str  # markdown shown in the chat
+    direct_answer: str | None
+    abstained: bool
+    passages: list[Passage]
