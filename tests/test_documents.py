@@ -1,0 +1,292 @@
+"""Reading letters: encodings, formats, cleaning, metadata, and the errors bad files give."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from chatbot.documents import (
+    PAGE_NUMBER_RE,
+    SUPPORTED_SUFFIXES,
+    _strip_page_furniture,
+    clean_text,
+    iter_corpus_files,
+    load_document,
+    parse_metadata,
+    read_letter_text,
+)
+from chatbot.errors import DocumentError
+from chatbot.schema import LetterMeta
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_LETTER = ROOT / "corpus" / "温科提复〔2024〕91号.txt"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_supported_suffixes() -> None:
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".pdf")
+
+
+def test_real_letter_metadata() -> None:
+    doc = load_document(REAL_LETTER)
+    assert doc.meta == LetterMeta(
+        doc_number="温科提复〔2024〕91号",
+        session="市十四届人大四次会议",
+        proposal_kind="建议",
+        proposal_number="817",
+        deputies=("虞振勇",),
+        title="关于加快科技成果落地转化的建议",
+        unit="温州市科学技术局",
+        date="2024-06-26",
+        contact_person="李贤",
+        contact_phone="88962022",
+        cc=("市人大常委会代表工委", "市府办", "永嘉县人大常委会"),
+    )
+    assert doc.doc_id == "温科提复〔2024〕91号"
+    assert doc.source == "温科提复〔2024〕91号.txt"
+    assert doc.sha256 == hashlib.sha256(REAL_LETTER.read_bytes()).hexdigest()
+    assert doc.warnings == ()
+
+
+def test_real_letter_text_is_cleaned_but_keeps_its_characters() -> None:
+    text = load_document(REAL_LETTER).text
+    assert "[bookmark" not in text
+    assert "\n\n\n" not in text and "\r" not in text and "  " not in text
+    assert all(line == line.strip() for line in text.split("\n"))
+    assert text.startswith("温科提复〔2024〕91号\n\n关于市十四届人大四次会议817号建议的\n答 复 函\n")
+    assert "\n[bookmark" not in text and "\n（一）工作进展。我市一直注重科技成果转化服务机构" in text
+    assert "温州市科学技术局\n2024年6月26日\n\n抄送：" in text
+    assert text.endswith("温州市科学技术局办公室 2024年6月26日印发")
+    assert "到 2026 年" in text  # single spaces and full-width punctuation are the letter's own
+    assert read_letter_text(REAL_LETTER) == text
+
+
+def test_gbk_letter_with_crlf_is_detected_and_parsed() -> None:
+    path = DATA / "gbk_letter.txt"
+    raw = path.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert b"\r\n" in raw
+    doc = load_document(path)
+    assert "\r" not in doc.text
+    assert "（一）工作进展。今年以来，全市政府性融资担保机构新增担保额86.5亿元" in doc.text
+    assert doc.doc_id == "温财提复〔2024〕15号"
+    assert doc.meta == LetterMeta(
+        doc_number="温财提复〔2024〕15号",
+        session="市政协十二届三次会议",
+        proposal_kind="提案",
+        proposal_number="156",
+        deputies=("陈立新", "王晓燕"),
+        title="关于加大对中小微企业融资支持的提案",
+        unit="温州市财政局",
+        date="2024-07-15",
+        contact_person="张三",
+        contact_phone="0577-88888888",
+        cc=("市政协提案委", "市府办", "鹿城区政协"),
+    )
+
+
+def test_utf8_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "bom.md"
+    path.write_bytes("\ufeff## 标题\r\n\r\n\r\n\r\n正文一行。\r\n".encode())
+    assert read_letter_text(path) == "标题\n\n正文一行。"
+
+
+def test_docx_letter_reads_paragraphs_and_table_rows_in_order() -> None:
+    doc = load_document(DATA / "letter.docx")
+    assert (
+        "各县（市、区）改造进度如下表：\n地区｜改造企业（家）\n鹿城区｜320\n瓯海区｜280\n"
+        "（二）下一步工作计划。2024年计划完成数字化改造1500家" in doc.text
+    )
+    assert "\u200b" not in doc.text and "收悉。现答复如下：" in doc.text
+    assert doc.meta.doc_number == "温经信提复〔2024〕33号"
+    assert doc.meta.deputies == ("张伟", "李娜")
+    assert (doc.meta.proposal_kind, doc.meta.proposal_number) == ("建议", "245")
+    assert (doc.meta.unit, doc.meta.date) == ("温州市经济和信息化局", "2024-06-20")
+    assert (doc.meta.contact_person, doc.meta.contact_phone) == ("王芳", "88960001")
+
+
+def test_pdf_letter_drops_page_furniture_and_rejoins_wrapped_lines() -> None:
+    doc = load_document(DATA / "letter.pdf")
+    assert "温州市教育局文件" not in doc.text  # the header repeated on both pages
+    assert "—" not in doc.text  # "— 1 —", "— 2 —"
+    assert doc.text.startswith("温教提复〔2024〕7号\n关于市十四届人大四次会议第45号建议的答复函\n周明代表：")
+    assert "公办幼儿园在园幼儿占比达到65%。\n（二）下一步工作计划。" in doc.text
+    assert "30所。\n二、关于“加强幼儿教师队伍建设”的建议\n" in doc.text  # page 1 → page 2
+    assert doc.meta.title == "关于增加公办幼儿园学位的建议"
+    assert (doc.meta.unit, doc.meta.date, doc.meta.deputies) == ("温州市教育局", "2024-07-01", ("周明",))
+
+
+@pytest.mark.parametrize(
+    "line", ["— 3 —", "- 3 -", "3", "第3页", "第 3 页 共 10 页", "3/10", "－12－"]
+)
+def test_page_number_pattern(line: str) -> None:
+    assert PAGE_NUMBER_RE.match(line)
+
+
+@pytest.mark.parametrize("line", ["2024年计划建成5家。", "3家企业", "一、关于", "第3页内容如下"])
+def test_page_number_pattern_leaves_text(line: str) -> None:
+    assert not PAGE_NUMBER_RE.match(line)
+
+
+def test_headers_recurring_on_most_pages_are_removed() -> None:
+    pages = [f"温州市科学技术局 第{n}页\n正文{n}。\n{n}" for n in (1, 2, 3)]
+    assert _strip_page_furniture(pages) == ["正文1。", "正文2。", "正文3。"]
+    assert _strip_page_furniture(["单页标题\n正文。"]) == ["单页标题", "正文。"]
+
+
+def test_clean_text_removes_conversion_artefacts() -> None:
+    raw = "  [bookmark: _GoBack]（一）进展。\u200b一是\u00a0好。  \r\n\r\n\r\n\n"
+    raw += "          温州市科学技术局 \r\n"
+    assert clean_text(raw) == "（一）进展。一是 好。\n\n温州市科学技术局"
+    assert clean_text("甲[bookmark: x1]乙\n单位          2024年6月26日印发") == "甲乙\n单位 2024年6月26日印发"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("浙政办函[2023]12号\n关于第5号建议的答复", {"doc_number": "浙政办函[2023]12号"}),
+        ("温政函（2023）7号\n张三代表：", {"doc_number": "温政函（2023）7号", "proposal_kind": "建议"}),
+        ("关于市政协十二届三次会议提案第123号的答复", {"proposal_number": "123", "proposal_kind": "提案"}),
+        ("关于第123号提案的答复", {"proposal_number": "123", "proposal_kind": "提案"}),
+        ("《关于X的建议》（人大建议817号）收悉。", {"proposal_number": "817", "title": "关于X的建议"}),
+        ("张三、李四，王五等委员：\n你们的提案收悉。", {"deputies": ("张三", "李四", "王五")}),
+        ("尊敬的赵六代表：", {"deputies": ("赵六",), "proposal_kind": "建议"}),
+        ("正文。\n某某局\n二〇二四年六月二十六日", {"unit": "某某局", "date": "2024-06-26"}),
+        ("正文。\n某局 二〇二三年十二月三十一日", {"unit": "某局", "date": "2023-12-31"}),
+        ("联系人：张三 电话：0577-88888888", {"contact_person": "张三", "contact_phone": "0577-88888888"}),
+        ("联系人：李贤，联系电话：88962022。", {"contact_person": "李贤", "contact_phone": "88962022"}),
+        ("抄送：市府办、市人大，市政协；某局。", {"cc": ("市府办", "市人大", "市政协", "某局")}),
+    ],
+)
+def test_parse_metadata_variants(text: str, expected: dict[str, object]) -> None:
+    meta = parse_metadata(text)
+    assert {key: getattr(meta, key) for key in expected} == expected
+
+
+def test_metadata_of_an_inline_reference_is_not_the_doc_number() -> None:
+    text = "张三代表：\n你的建议收悉。依据《若干措施》（温政办〔2023〕64号），答复如下：\n一、关于甲\n正文。"
+    assert parse_metadata(text).doc_number is None
+
+
+def test_letter_without_structure_loads_with_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "便函.txt"
+    path.write_text("关于某事的说明\n\n这是第一段。\n这是第二段。\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="chatbot.documents"):
+        doc = load_document(path)
+    assert doc.doc_id == "便函"
+    assert doc.text == "关于某事的说明\n\n这是第一段。\n这是第二段。"
+    assert doc.warnings == (
+        "no 文号 found in the letterhead: doc_id is the file name '便函'",
+        "no numbered sections (一、二、…) found: the letter is split by paragraphs",
+    )
+    assert f"{path}: no numbered sections" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bad_empty.txt", "empty file"),
+        ("bad_whitespace.txt", "empty file (only whitespace)"),
+        ("bad_binary.txt", "not a letter: binary data (no text encoding fits)"),
+        ("bad_sheet.xls", "unsupported file type '.xls' (supported: .txt, .md, .docx, .pdf)"),
+        ("bad_scanned.pdf", "PDF has no text layer (scanned image?); run OCR first"),
+        ("bad_corrupt.docx", "corrupt .docx: BadZipFile: File is not a zip file"),
+        ("missing.txt", "file not found"),
+    ],
+)
+def test_bad_input_error_names_file_and_reason(name: str, reason: str) -> None:
+    path = DATA / name
+    with pytest.raises(DocumentError) as caught:
+        load_document(path)
+    assert str(caught.value) == f"{path}: {reason}"
+    assert (caught.value.path, caught.value.reason) == (str(path), reason)
+
+
+def test_corrupt_pdf_error_names_file() -> None:
+    path = DATA / "bad_corrupt.pdf"
+    with pytest.raises(DocumentError) as caught:
+        load_document(path)
+    assert str(caught.value).startswith(f"{path}: corrupt .pdf: ")
+
+
+def test_docx_that_is_a_zip_but_not_a_document(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "sheet.docx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "not word")
+    with pytest.raises(DocumentError, match=r"sheet\.docx: corrupt \.docx: "):
+        load_document(path)
+
+
+def test_old_word_file_named_docx(tmp_path: Path) -> None:
+    path = tmp_path / "old.docx"
+    path.write_bytes((DATA / "bad_sheet.xls").read_bytes())  # same OLE container as a .doc
+    with pytest.raises(DocumentError) as caught:
+        load_document(path)
+    assert str(caught.value) == f"{path}: corrupt .docx: this is an old Word .doc file; save it as .docx"
+
+
+def test_control_characters_mean_binary(tmp_path: Path) -> None:
+    path = tmp_path / "dump.txt"
+    path.write_bytes(b"abc\x00\x01\x02" * 50)
+    with pytest.raises(DocumentError) as caught:
+        load_document(path)
+    assert str(caught.value) == f"{path}: not a letter: binary data (control characters)"
+
+
+def test_size_limit_is_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as f:
+        f.truncate(int(25.3 * 1024 * 1024))  # sparse: no disk used
+
+    def no_reading(self: Path) -> bytes:
+        raise AssertionError(f"{self} was read")
+
+    monkeypatch.setattr(Path, "read_bytes", no_reading)
+    with pytest.raises(DocumentError) as caught:
+        load_document(path)
+    assert str(caught.value) == f"{path}: file is 25.3 MB, above the 20 MB limit (CHATBOT_MAX_FILE_MB)"
+
+
+def test_small_size_limit(tmp_path: Path) -> None:
+    path = tmp_path / "letter.txt"
+    path.write_bytes("字".encode() * 700)  # 2100 bytes
+    with pytest.raises(DocumentError) as caught:
+        load_document(path, max_bytes=1024)
+    assert str(caught.value) == f"{path}: file is 2.1 KB, above the 1.0 KB limit (CHATBOT_MAX_FILE_MB)"
+
+
+def test_iter_corpus_files_sorts_and_skips_hidden(tmp_path: Path) -> None:
+    for name in ["b.txt", "a.DOCX", "sub/c.pdf", "d.md", ".hidden.txt", ".git/x.txt", "~$lock.docx", "e.xls"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_corpus_files(tmp_path)]
+    assert found == ["a.DOCX", "b.txt", "d.md", "sub/c.pdf"]
+
+
+def test_iter_corpus_files_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError, match="corpus folder not found"):
+        iter_corpus_files(tmp_path / "nowhere")
+
+
+def test_docx_merged_cells_appear_once(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("表前。")
+    table = document.add_table(rows=2, cols=3)
+    merged = table.cell(0, 0).merge(table.cell(0, 2))
+    merged.text = "合计"
+    for cell, value in zip(table.rows[1].cells, ["甲", "乙", "丙"], strict=True):
+        cell.text = value
+    document.add_paragraph("表后。")
+    path = tmp_path / "merged.docx"
+    document.save(str(path))
+    assert read_letter_text(path) == "表前。\n合计\n甲｜乙｜丙\n表后。"
