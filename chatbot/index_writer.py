@@ -1,0 +1,225 @@
+"""The index's single writer: the write lock, the commit transaction, segment merging, the manifest.
+
+chatbot.indexing decides WHAT changes (which letters to add, replace, drop); this module applies a change
+atomically. The SQLite commit is the switch-over: a segment folder written before it is invisible until
+the commit lists it, and an uncommitted one is an orphan deleted by the next write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import bm25
+from .embedding import Embedder
+from .schema import Chunk, Document
+from .segments import IVF_MIN_VECTORS, SegmentData, merge_data, read_segment, write_segment
+from .store import MANIFEST_FILE, SCHEMA, SCHEMA_VERSION, SEGMENTS_DIR, build_manifest, connect, read_meta
+from .tokens import TOKENIZER_VERSION, tokenize
+
+log = logging.getLogger(__name__)
+
+# More segments than this and the smallest are merged into one, leaving MERGE_LEAVES segments: a search
+# visits every segment, while a merge rewrites only small ones (never one that reached IVF size).
+MAX_SEGMENTS = 8
+MERGE_LEAVES = 4
+LOCK_FILE = ".write.lock"
+
+
+@dataclass
+class ParsedLetter:
+    doc: Document
+    chunks: list[Chunk]
+    mtime: float
+
+
+@dataclass
+class Change:
+    """One transaction's worth of changes."""
+
+    new: list[ParsedLetter] = field(default_factory=list)
+    drop: set[str] = field(default_factory=set)  # doc_ids whose rows are deleted
+    drop_all: bool = False
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_manifest(index_dir: Path, conn: sqlite3.Connection) -> None:
+    path = index_dir / MANIFEST_FILE
+    tmp = path.with_name(f".{MANIFEST_FILE}.tmp")
+    tmp.write_text(json.dumps(build_manifest(conn), ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def remove_orphans(index_dir: Path, conn: sqlite3.Connection) -> None:
+    """Delete segment folders no committed generation lists (a killed write's, or merged-away ones)."""
+    folder = index_dir / SEGMENTS_DIR
+    if not folder.is_dir():
+        return
+    listed = {r[0] for r in conn.execute("SELECT name FROM segments")}
+    for child in folder.iterdir():
+        if child.name not in listed:
+            log.info("removing orphan segment folder %s", child)
+            shutil.rmtree(child, ignore_errors=True)
+
+
+@contextmanager
+def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
+    """The index's single writer: an exclusive lock file, the schema, and orphan cleanup."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another process is writing the index at %s; waiting for it", index_dir)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = connect(index_dir, readonly=False)
+        try:
+            conn.executescript(SCHEMA)
+            remove_orphans(index_dir, conn)
+            yield conn
+        finally:
+            conn.close()
+
+
+# --- the commit -----------------------------------------------------------------------------------------
+def next_chunk_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()
+    return (int(row[0]) if row else 0) + 1
+
+
+def write_new_segment(
+    index_dir: Path, conn: sqlite3.Connection, chunks: list[Chunk], vectors: np.ndarray
+) -> tuple[str, np.ndarray]:
+    """Write the segment of `chunks` with freshly allocated row ids (safe: we hold the write lock)."""
+    generation = int(read_meta(conn).get("generation", 0)) + 1
+    name = f"g{generation:08d}-{secrets.token_hex(3)}"
+    first = next_chunk_id(conn)
+    ids = np.arange(first, first + len(chunks), dtype=np.int64)
+    tf, vocab, lengths = bm25.build_term_matrix([tokenize(c.search_text) for c in chunks])
+    (index_dir / SEGMENTS_DIR).mkdir(parents=True, exist_ok=True)
+    write_segment(index_dir / SEGMENTS_DIR / name, SegmentData(ids, vectors, tf, vocab, lengths))
+    return name, ids
+
+
+def commit(index_dir: Path, conn: sqlite3.Connection, change: Change, embedder: Embedder | None,
+            segment: tuple[str, np.ndarray] | None) -> int:
+    """Apply `change` in one transaction; returns the new generation."""
+    from .chunking import CHUNKER_VERSION
+
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        touched = delete_docs(conn, change)
+        if segment is not None:
+            name, ids = segment
+            conn.execute("INSERT INTO segments (name, n, kind) VALUES (?, ?, ?)", (name, len(ids), "flat"))
+            insert_docs(conn, change.new, name, iter(ids.tolist()))
+        for seg in touched:  # a segment left with only tombstones leaves the index
+            if conn.execute("SELECT 1 FROM chunks WHERE segment = ? LIMIT 1", (seg,)).fetchone() is None:
+                conn.execute("DELETE FROM segments WHERE name = ?", (seg,))
+        generation = int(read_meta(conn).get("generation", 0)) + 1
+        meta = {"generation": str(generation), "build_time": now_iso()}
+        if embedder is not None:  # only writes that embed (build, add) vouch for the versions
+            meta.update(schema_version=str(SCHEMA_VERSION), chunker_version=CHUNKER_VERSION,
+                        tokenizer_version=TOKENIZER_VERSION, embedding_model=embedder.name,
+                        dim=str(embedder.dim))
+        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    write_manifest(index_dir, conn)
+    remove_orphans(index_dir, conn)
+    return generation
+
+
+def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
+    """Delete the rows of the letters `change` drops; returns the segments that held their chunks."""
+    touched: set[str]
+    if change.drop_all:
+        touched = {r[0] for r in conn.execute("SELECT name FROM segments")}
+        conn.execute("DELETE FROM chunks")
+        conn.execute("DELETE FROM docs")
+        return touched
+    touched = set()
+    for doc_id in sorted(change.drop):
+        touched.update(r[0] for r in conn.execute("SELECT DISTINCT segment FROM chunks WHERE doc_id = ?",
+                                                   (doc_id,)))
+        conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM docs WHERE doc_id = ?", (doc_id,))
+    return touched
+
+
+_INSERT_DOC = "INSERT INTO docs (doc_id, source, sha256, meta, text, added_at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_CHUNK = (
+    'INSERT INTO chunks (id, chunk_id, doc_id, segment, section, kind, text, start, "end", search_text) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: str,
+                ids: Iterator[int]) -> None:
+    now = now_iso()
+    for item in parsed:
+        doc = item.doc
+        meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
+        conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
+        conn.executemany(
+            _INSERT_CHUNK,
+            [(next(ids), c.chunk_id, c.doc_id, segment, c.section, c.kind, c.text, c.start, c.end,
+              c.search_text) for c in item.chunks],
+        )
+
+
+# --- merging --------------------------------------------------------------------------------------------
+def maybe_merge(index_dir: Path, conn: sqlite3.Connection) -> int | None:
+    """Merge the smallest segments when there are more than MAX_SEGMENTS; returns the new generation."""
+    sizes = conn.execute(
+        "SELECT s.name, (SELECT count(*) FROM chunks c WHERE c.segment = s.name) AS live FROM segments s"
+    ).fetchall()
+    if len(sizes) <= MAX_SEGMENTS:
+        return None
+    small = sorted((live, name) for name, live in sizes if live < IVF_MIN_VECTORS)
+    victims = [name for _, name in small[: len(sizes) - MERGE_LEAVES + 1]]
+    if len(victims) < 2:
+        return None
+    parts = [read_segment(index_dir / SEGMENTS_DIR / name) for name in victims]
+    marks = ",".join("?" * len(victims))
+    live_ids = np.asarray(sorted(r[0] for r in conn.execute(
+        f"SELECT id FROM chunks WHERE segment IN ({marks})", victims)), dtype=np.int64)
+    generation = int(read_meta(conn)["generation"]) + 1
+    name = f"g{generation:08d}-{secrets.token_hex(3)}"
+    data = merge_data(parts, live_ids)
+    info = write_segment(index_dir / SEGMENTS_DIR / name, data)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"UPDATE chunks SET segment = ? WHERE segment IN ({marks})", [name, *victims])
+        conn.execute(f"DELETE FROM segments WHERE name IN ({marks})", victims)
+        conn.execute("INSERT INTO segments (name, n, kind) VALUES (?, ?, ?)",
+                     (name, len(data.ids), info["kind"]))
+        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                         [("generation", str(generation)), ("build_time", now_iso())])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    log.info("merged %d segments into %s (%d chunks)", len(victims), name, len(data.ids))
+    write_manifest(index_dir, conn)
+    remove_orphans(index_dir, conn)
+    return generation
+

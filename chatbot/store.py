@@ -1,0 +1,412 @@
+"""The on-disk index, read side: `open_index` loads an immutable snapshot that searches it.
+
+Layout of an index folder:
+    store.sqlite   the single commit point (WAL): meta, docs, chunks (live rows) and segments tables
+    segments/NAME/ immutable segment folders (see chatbot.segments); rows not in `chunks` are tombstones
+    manifest.json  a human-readable export of what the index holds, rewritten after every commit
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import bm25
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .schema import Chunk, LetterInfo, LetterMeta
+from .segments import SegmentData, faiss_index, read_segment
+from .tokens import TOKENIZER_VERSION
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+STORE_FILE = "store.sqlite"
+MANIFEST_FILE = "manifest.json"
+SEGMENTS_DIR = "segments"
+# A letter filter leaving at most this many rows is scored exactly on those rows' vectors.
+EXACT_FILTER_MAX_ROWS = 20_000
+_SQL_BATCH = 500  # stays under SQLite's limit on bound parameters
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, meta TEXT NOT NULL,
+    text TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
+    segment TEXT NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, search_text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
+CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, n INTEGER NOT NULL, kind TEXT NOT NULL);
+"""
+
+
+def store_path(index_dir: Path) -> Path:
+    return Path(index_dir) / STORE_FILE
+
+
+def connect(index_dir: Path, *, readonly: bool = True) -> sqlite3.Connection:
+    """A connection to the index's SQLite file; read-only connections never create it."""
+    path = store_path(index_dir)
+    if readonly:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a commit must survive a power cut: it is the switch-over
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+def meta_from_json(raw: str) -> LetterMeta:
+    values = json.loads(raw)
+    for key in ("deputies", "cc"):
+        values[key] = tuple(values.get(key) or ())
+    known = {f.name for f in dataclasses.fields(LetterMeta)}
+    return LetterMeta(**{k: v for k, v in values.items() if k in known})
+
+
+def build_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What the index holds, as written to manifest.json."""
+    meta = read_meta(conn)
+    files = {src: sha for src, sha in conn.execute("SELECT source, sha256 FROM docs ORDER BY source")}
+    segments = [
+        {"name": name, "n": n, "kind": kind}
+        for name, n, kind in conn.execute("SELECT name, n, kind FROM segments ORDER BY name")
+    ]
+    return {
+        "schema_version": int(meta.get("schema_version", 0)),
+        "embedding_model": meta.get("embedding_model"),
+        "dim": int(meta.get("dim", 0)),
+        "chunker_version": meta.get("chunker_version"),
+        "tokenizer_version": meta.get("tokenizer_version"),
+        "generation": int(meta.get("generation", 0)),
+        "build_time": meta.get("build_time"),
+        "num_chunks": conn.execute("SELECT count(*) FROM chunks").fetchone()[0],
+        "files": files,
+        "segments": segments,
+    }
+
+
+def query_letters(conn: sqlite3.Connection, doc_id: str | None = None) -> list[LetterInfo]:
+    """The letters in the store (or the one with `doc_id`), by doc_id, with their live chunk counts."""
+    where, args = ("WHERE d.doc_id = ?", (doc_id,)) if doc_id is not None else ("", ())
+    rows = conn.execute(
+        "SELECT d.doc_id, d.source, d.meta, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+        f"FROM docs d {where} ORDER BY d.doc_id", args,
+    ).fetchall()
+    infos = []
+    for found_id, source, raw_meta, count in rows:
+        meta = meta_from_json(raw_meta)
+        infos.append(LetterInfo(doc_id=found_id, title=meta.title or found_id, deputies=meta.deputies,
+                                date=meta.date, chunk_count=count, source=source, meta=meta))
+    return infos
+
+
+def list_letters(index_dir: Path) -> list[LetterInfo]:
+    """The indexed letters, read from SQLite alone (no vectors loaded): for `chatbot index list`."""
+    if not store_path(index_dir).is_file():
+        raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
+    try:
+        conn = connect(index_dir)
+        try:
+            return query_letters(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
+
+
+def index_generation(index_dir: Path) -> int | None:
+    """The committed generation of the index at `index_dir`, or None when there is none (one SQLite read)."""
+    if not store_path(index_dir).is_file():
+        return None
+    try:
+        conn = connect(index_dir)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
+    return int(row[0]) if row else None
+
+
+def check_compatible(index_dir: Path, meta: dict[str, str], model_name: str | None, dim: int | None) -> None:
+    """Raise IndexMismatchError when the index was built with another model, dimension or schema."""
+    built_model, built_dim = meta.get("embedding_model"), int(meta.get("dim", 0))
+    if (model_name is not None and model_name != built_model) or (dim is not None and dim != built_dim):
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with model {built_model} (dim {built_dim}); the configured "
+            f"model is {model_name or built_model} (dim {dim or built_dim}): run `chatbot index build --full`"
+        )
+    if int(meta.get("schema_version", 0)) != SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"index at {index_dir} has schema version {meta.get('schema_version')}, this program reads "
+            f"{SCHEMA_VERSION}: run `chatbot index build --full`"
+        )
+    if meta.get("tokenizer_version") != TOKENIZER_VERSION:
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with tokenizer {meta.get('tokenizer_version')}, this program "
+            f"uses {TOKENIZER_VERSION}: run `chatbot index build`"
+        )
+
+
+@dataclasses.dataclass
+class _Segment:
+    """A loaded segment plus what the snapshot derived for it (live rows, letters, BM25 norms)."""
+
+    name: str
+    ids: np.ndarray
+    tokens: list[str]  # the vocabulary in column order
+    live: np.ndarray  # bool per row: the row's chunk is still in the chunks table
+    doc_codes: np.ndarray  # int32 per row: the letter's code in the snapshot, -1 for tombstones
+    terms: bm25.TermMatrix
+    norm: np.ndarray
+    index: Any  # faiss index over the rows, in row order
+    live_bits: np.ndarray | None  # bitmap for faiss's IDSelectorBitmap when the segment has tombstones
+
+
+class IndexSnapshot:
+    """One committed generation of the index, loaded; immutable and safe to share between threads."""
+
+    def __init__(self, index_dir: Path, meta: dict[str, str], manifest: dict[str, Any],
+                 segments: list[_Segment], doc_codes: dict[str, int], df: dict[str, int]) -> None:
+        self.index_dir = Path(index_dir)
+        self.generation = int(meta["generation"])
+        self.model_name = meta["embedding_model"]
+        self.dim = int(meta["dim"])
+        self.manifest = manifest
+        self._segments = segments
+        self._doc_codes = doc_codes
+        self._df = df
+        self.num_chunks = int(sum(int(s.live.sum()) for s in segments))
+        self._local = threading.local()
+
+    # --- SQLite access: one read-only connection per thread -------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.index_dir)
+        return conn
+
+    # --- dense ----------------------------------------------------------------------------------------
+    def dense_search(
+        self, query: np.ndarray, k: int, doc_ids: Collection[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk row id, cosine) of the k live chunks nearest to `query`, best first."""
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if q.shape[1] != self.dim:
+            raise ValueError(f"query vector has dimension {q.shape[1]}, the index {self.dim}")
+        codes = self._codes(doc_ids)
+        found: list[tuple[int, float]] = []
+        for seg in self._segments:
+            found.extend(self._dense_segment(seg, q, k, codes))
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return found[:k]
+
+    def _dense_segment(
+        self, seg: _Segment, q: np.ndarray, k: int, codes: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        import faiss
+
+        if codes is None:
+            bits = seg.live_bits
+        else:
+            mask = np.isin(seg.doc_codes, codes)
+            rows = np.flatnonzero(mask)
+            if len(rows) == 0:
+                return []
+            if len(rows) <= EXACT_FILTER_MAX_ROWS:
+                scores = seg.index.reconstruct_batch(rows) @ q[0]
+                pos, best = bm25.top_k(rows, scores.astype(np.float64), k)
+                return [(int(seg.ids[p]), float(s)) for p, s in zip(pos, best, strict=True)]
+            bits = np.packbits(mask, bitorder="little")
+        params: Any = None
+        if bits is not None:
+            # `bits` must outlive the search: the selector only points at it.
+            selector = faiss.IDSelectorBitmap(len(seg.ids), faiss.swig_ptr(bits))
+            if hasattr(seg.index, "nprobe"):
+                params = faiss.SearchParametersIVF()
+                params.nprobe = seg.index.nprobe
+            else:
+                params = faiss.SearchParameters()
+            params.sel = selector
+        if len(seg.ids) == 0:
+            return []
+        scores, rows = seg.index.search(q, min(k, len(seg.ids)), params=params)
+        return [(int(seg.ids[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    # --- BM25 -----------------------------------------------------------------------------------------
+    def bm25_search(
+        self, tokens: list[str], k: int, doc_ids: Collection[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk row id, BM25 score) of the k best live chunks holding a query token, best first."""
+        n = self.num_chunks
+        unique = list(dict.fromkeys(tokens))
+        terms = [(t, float(bm25.idf(self._df[t], n))) for t in unique if self._df.get(t, 0) > 0]
+        if not terms:
+            return []
+        codes = self._codes(doc_ids)
+        found: list[tuple[int, float]] = []
+        for seg in self._segments:
+            rows, scores = bm25.score_terms(seg.terms, seg.norm, terms)
+            keep = seg.live[rows] if codes is None else np.isin(seg.doc_codes[rows], codes)
+            rows, scores = bm25.top_k(rows[keep], scores[keep], k)
+            found.extend((int(seg.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True))
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return found[:k]
+
+    def doc_freq(self, token: str) -> int:
+        """How many live chunks hold `token` (a token from chatbot.tokens)."""
+        return self._df.get(token, 0)
+
+    def term_in_corpus(self, term: str) -> bool:
+        return self._df.get(term, 0) > 0
+
+    def _codes(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
+        if doc_ids is None:
+            return None
+        return np.asarray([self._doc_codes[d] for d in doc_ids if d in self._doc_codes], dtype=np.int32)
+
+    # --- store ----------------------------------------------------------------------------------------
+    def chunks(self, ids: Sequence[int]) -> list[Chunk]:
+        """The chunks with these row ids, in the given order; ids removed since the load are skipped."""
+        by_id = self.chunk_map(ids)
+        return [by_id[int(i)] for i in ids if int(i) in by_id]
+
+    def chunk_map(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        """Row id → chunk for the ids still in the index."""
+        by_id: dict[int, Chunk] = {}
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), _SQL_BATCH):
+            batch = wanted[start : start + _SQL_BATCH]
+            marks = ",".join("?" * len(batch))
+            for row in self._conn().execute(
+                'SELECT id, chunk_id, doc_id, section, kind, text, start, "end", search_text '
+                f"FROM chunks WHERE id IN ({marks})", batch,
+            ):
+                by_id[row[0]] = Chunk(*row[1:])
+        return by_id
+
+    def letters(self) -> list[LetterInfo]:
+        """Every letter in the index, by doc_id."""
+        return query_letters(self._conn())
+
+    def letter(self, doc_id: str) -> LetterInfo | None:
+        found = query_letters(self._conn(), doc_id)
+        return found[0] if found else None
+
+    def document_text(self, doc_id: str) -> str | None:
+        row = self._conn().execute("SELECT text FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+
+def open_index(index_dir: Path, *, model_name: str | None = None, dim: int | None = None,
+               previous: IndexSnapshot | None = None) -> IndexSnapshot:
+    """Load the committed index at `index_dir`, checking it was built with `model_name` and `dim`.
+
+    Segments are immutable, so those already loaded by `previous` (an older snapshot of the same folder)
+    are reused: after adding one letter, a reload reads only the new segment's files.
+    """
+    index_dir = Path(index_dir)
+    if not store_path(index_dir).is_file():
+        raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
+    last_error: Exception | None = None
+    for _attempt in range(3):
+        try:
+            return _load(index_dir, model_name, dim, previous)
+        except (OSError, ValueError) as e:
+            # A writer may have merged away a segment between our read of the table and of its files;
+            # the next generation lists the files that replaced it, so try again.
+            last_error = e
+            log.info("index at %s changed while loading (%s); retrying", index_dir, e)
+    raise IndexCorruptError(
+        f"index at {index_dir} is unreadable ({last_error}): run `chatbot index build --full`"
+    ) from last_error
+
+
+def _load(index_dir: Path, model_name: str | None, dim: int | None,
+          previous: IndexSnapshot | None) -> IndexSnapshot:
+    try:
+        conn = connect(index_dir)
+        try:
+            conn.execute("BEGIN")  # one read transaction: meta, segments and chunks of one generation
+            meta = read_meta(conn)
+            if "generation" not in meta:
+                raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
+            check_compatible(index_dir, meta, model_name, dim)
+            manifest = build_manifest(conn)
+            names = [r[0] for r in conn.execute("SELECT name FROM segments ORDER BY name")]
+            live = conn.execute("SELECT id, doc_id FROM chunks ORDER BY id").fetchall()
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
+    live_ids = np.asarray([r[0] for r in live], dtype=np.int64)
+    doc_names = sorted({r[1] for r in live})
+    doc_codes = {d: i for i, d in enumerate(doc_names)}
+    live_codes = np.asarray([doc_codes[r[1]] for r in live], dtype=np.int32)
+    same_folder = previous is not None and previous.index_dir.resolve() == index_dir.resolve()
+    reusable = {s.name: s for s in previous._segments} if previous is not None and same_folder else {}
+    loaded = [reusable.get(name) or _read(index_dir, name) for name in names]
+    return _assemble(index_dir, meta, manifest, loaded, live_ids, live_codes, doc_codes)
+
+
+def _read(index_dir: Path, name: str) -> _Segment:
+    """A segment's files as a _Segment whose per-snapshot fields (live rows, norms) are still blank."""
+    folder = index_dir / SEGMENTS_DIR / name
+    data: SegmentData = read_segment(folder)
+    terms = bm25.TermMatrix(tf=data.tf.tocsc(), vocab={t: i for i, t in enumerate(data.vocab)},
+                            lengths=data.lengths)
+    return _Segment(name=name, ids=data.ids, tokens=data.vocab, live=np.zeros(0, bool),
+                    doc_codes=np.zeros(0, np.int32), terms=terms, norm=np.zeros(0, np.float32),
+                    index=faiss_index(folder, data), live_bits=None)
+
+
+def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], loaded: list[_Segment],
+              live_ids: np.ndarray, live_codes: np.ndarray, doc_codes: dict[str, int]) -> IndexSnapshot:
+    """This generation's view of the segments: live rows, letter codes, global BM25 statistics."""
+    df: dict[str, int] = {}
+    total_len, lives = 0, []
+    for seg in loaded:
+        pos = np.minimum(np.searchsorted(live_ids, seg.ids), max(len(live_ids) - 1, 0))
+        if len(live_ids):
+            is_live = live_ids[pos] == seg.ids
+            codes = np.where(is_live, live_codes[pos], -1).astype(np.int32)
+        else:
+            is_live, codes = np.zeros(len(seg.ids), bool), np.full(len(seg.ids), -1, np.int32)
+        lives.append((is_live, codes))
+        total_len += int(seg.terms.lengths[is_live].sum())
+        for token, count in zip(seg.tokens, bm25.column_doc_freq(seg.terms.tf, is_live), strict=True):
+            if count:
+                df[token] = df.get(token, 0) + int(count)
+    n_live = int(sum(int(live.sum()) for live, _ in lives))
+    if n_live != len(live_ids):
+        raise IndexCorruptError(
+            f"index at {index_dir}: {len(live_ids) - n_live} chunk(s) have no vectors in any segment: "
+            "run `chatbot index build --full`"
+        )
+    avgdl = total_len / n_live if n_live else 1.0
+    segments = [
+        dataclasses.replace(
+            seg, live=is_live, doc_codes=codes, norm=bm25.length_norm(seg.terms.lengths, avgdl),
+            live_bits=None if is_live.all() else np.packbits(is_live, bitorder="little"),
+        )
+        for seg, (is_live, codes) in zip(loaded, lives, strict=True)
+    ]
+    return IndexSnapshot(index_dir, meta, manifest, segments, doc_codes, df)

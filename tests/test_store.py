@@ -1,0 +1,195 @@
+"""The index's read side: global BM25 statistics, dense search over live chunks, the store, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chatbot import index_writer
+from chatbot.embedding import HashingEmbedder
+from chatbot.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from chatbot.index_writer import Change, ParsedLetter
+from chatbot.schema import BODY, Chunk, Document, LetterMeta
+from chatbot.store import MANIFEST_FILE, SEGMENTS_DIR, index_generation, list_letters, open_index
+
+EMBEDDER = HashingEmbedder()
+
+
+def _chunks(doc_id: str, texts: list[str]) -> list[Chunk]:
+    return [Chunk(chunk_id=f"{doc_id}-{i}", doc_id=doc_id, section=f"节{i}", kind=BODY, text=t, start=0,
+                  end=len(t), search_text=t) for i, t in enumerate(texts)]
+
+
+def _add(index_dir: Path, doc_id: str, texts: list[str]) -> None:
+    """Commit one letter made of `texts` as its own segment."""
+    chunks = _chunks(doc_id, texts)
+    doc = Document(doc_id=doc_id, source=f"{doc_id}.txt", sha256="0" * 64, text="\n".join(texts),
+                   meta=LetterMeta(doc_number=doc_id, title=f"{doc_id}的建议", deputies=("王伟",),
+                                   date="2024-07-01"))
+    with index_writer.writing(index_dir) as conn:
+        segment = index_writer.write_new_segment(index_dir, conn, chunks, EMBEDDER.encode(texts))
+        index_writer.commit(index_dir, conn, Change(new=[ParsedLetter(doc, chunks, 0.0)], drop={doc_id}),
+                            EMBEDDER, segment)
+
+
+def _remove(index_dir: Path, doc_id: str) -> None:
+    with index_writer.writing(index_dir) as conn:
+        index_writer.commit(index_dir, conn, Change(drop={doc_id}), None, None)
+
+
+def _open(index_dir: Path):
+    return open_index(index_dir, model_name=EMBEDDER.name, dim=EMBEDDER.dim)
+
+
+@pytest.fixture
+def fruit(tmp_path: Path) -> Path:
+    """Three one-chunk letters in three segments: ids 1, 2, 3."""
+    index_dir = tmp_path / "index"
+    _add(index_dir, "甲", ["苹果 苹果 香蕉"])
+    _add(index_dir, "乙", ["香蕉 葡萄"])
+    _add(index_dir, "丙", ["苹果 西瓜 西瓜 西瓜"])
+    return index_dir
+
+
+def _bm25(tf: int, dl: int, avgdl: float, n: int, df: int) -> float:
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return idf * tf * 2.5 / (tf + 1.5 * (1 - 0.75 + 0.75 * dl / avgdl))
+
+
+def test_bm25_scores_with_global_statistics_across_segments(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    assert len(snapshot.manifest["segments"]) == 3
+    # N = 3 chunks, avgdl = (3 + 2 + 4) / 3 = 3, df(苹果) = 2: idf = ln(1 + 1.5 / 2.5) = ln 1.6
+    assert snapshot.bm25_search(["苹果"], 5) == [
+        (1, pytest.approx(math.log(1.6) * 5 / 3.5)),
+        (3, pytest.approx(math.log(1.6) * 2.5 / 2.875)),
+    ]
+    both = snapshot.bm25_search(["苹果", "西瓜"], 1)
+    assert both == [(3, pytest.approx(_bm25(1, 4, 3, 3, 2) + _bm25(3, 4, 3, 3, 1)))]
+
+
+def test_bm25_statistics_count_live_chunks_only(fruit: Path) -> None:
+    _remove(fruit, "乙")
+    snapshot = _open(fruit)
+    # N = 2, avgdl = 3.5, df(苹果) = 2: idf = ln 1.2
+    assert snapshot.bm25_search(["苹果"], 5) == [
+        (1, pytest.approx(_bm25(2, 3, 3.5, 2, 2))),
+        (3, pytest.approx(_bm25(1, 4, 3.5, 2, 2))),
+    ]
+    assert snapshot.bm25_search(["葡萄"], 5) == []
+    assert (snapshot.doc_freq("香蕉"), snapshot.term_in_corpus("葡萄"), snapshot.term_in_corpus("香蕉")) == (
+        1, False, True)
+    assert snapshot.num_chunks == 2
+
+
+def test_search_restricted_to_letters(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    assert [i for i, _ in snapshot.bm25_search(["苹果"], 5, doc_ids=["丙"])] == [3]
+    assert snapshot.bm25_search(["苹果"], 5, doc_ids=["乙", "没有这封"]) == []
+    query = EMBEDDER.encode(["苹果 苹果 香蕉"])[0]
+    assert snapshot.dense_search(query, 1)[0] == (1, pytest.approx(1.0))
+    assert [i for i, _ in snapshot.dense_search(query, 5, doc_ids=["乙", "丙"])] == [
+        i for i, _ in snapshot.dense_search(query, 5) if i != 1]
+
+
+def test_dense_search_never_returns_removed_chunks(fruit: Path) -> None:
+    old = _open(fruit)
+    _remove(fruit, "甲")
+    new = _open(fruit)
+    query = EMBEDDER.encode(["苹果 苹果 香蕉"])[0]
+    assert old.dense_search(query, 1)[0][0] == 1
+    assert [i for i, _ in new.dense_search(query, 5)] == [i for i, _ in old.dense_search(query, 5) if i != 1]
+    assert new.generation == old.generation + 1
+
+
+def test_chunks_keep_the_given_order_and_skip_removed_ids(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    assert [c.chunk_id for c in snapshot.chunks([3, 1, 999])] == ["丙-0", "甲-0"]
+    _remove(fruit, "甲")
+    assert [c.text for c in snapshot.chunks([3, 1])] == ["苹果 西瓜 西瓜 西瓜"]
+
+
+def test_letters_and_document_text(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    assert [(x.doc_id, x.title, x.deputies, x.date, x.chunk_count) for x in snapshot.letters()] == [
+        ("丙", "丙的建议", ("王伟",), "2024-07-01", 1), ("乙", "乙的建议", ("王伟",), "2024-07-01", 1),
+        ("甲", "甲的建议", ("王伟",), "2024-07-01", 1)]
+    assert snapshot.letter("乙").source == "乙.txt" and snapshot.letter("丁") is None
+    assert snapshot.document_text("丙") == "苹果 西瓜 西瓜 西瓜" and snapshot.document_text("丁") is None
+    assert list_letters(fruit) == snapshot.letters()
+
+
+def test_manifest_file_matches_the_snapshot(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    on_disk = json.loads((fruit / MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert on_disk == snapshot.manifest
+    assert (on_disk["generation"], on_disk["embedding_model"], on_disk["dim"], on_disk["num_chunks"]) == (
+        3, "hashing-test", 64, 3)
+    assert on_disk["files"] == {"丙.txt": "0" * 64, "乙.txt": "0" * 64, "甲.txt": "0" * 64}
+
+
+def test_missing_index_says_which_command_builds_it(tmp_path: Path) -> None:
+    assert index_generation(tmp_path) is None
+    with pytest.raises(IndexMissingError) as info:
+        open_index(tmp_path)
+    assert str(info.value) == f"no index at {tmp_path}: run `chatbot index build`"
+    assert not (tmp_path / "store.sqlite").exists()  # reading never creates an index
+
+
+def test_index_generation_counts_commits(fruit: Path) -> None:
+    assert index_generation(fruit) == 3
+    _remove(fruit, "甲")
+    assert index_generation(fruit) == 4
+
+
+def test_missing_segment_file_is_reported_as_corrupt(fruit: Path) -> None:
+    folder = next((fruit / SEGMENTS_DIR).iterdir())
+    (folder / "vectors.npy").unlink()
+    with pytest.raises(IndexCorruptError) as info:
+        _open(fruit)
+    assert str(info.value).startswith(f"index at {fruit} is unreadable (")
+    assert str(info.value).endswith("): run `chatbot index build --full`")
+
+
+def test_other_tokenizer_version_asks_for_a_rebuild(fruit: Path) -> None:
+    conn = sqlite3.connect(fruit / "store.sqlite")
+    conn.execute("UPDATE meta SET value = 'old-tokenizer' WHERE key = 'tokenizer_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(IndexMismatchError, match=r"tokenizer old-tokenizer.*run `chatbot index build`"):
+        _open(fruit)
+
+
+def test_snapshot_is_shared_safely_between_threads(fruit: Path) -> None:
+    snapshot = _open(fruit)
+    query = EMBEDDER.encode(["苹果 西瓜"])[0]
+
+    def ask(_: int) -> tuple:
+        return (snapshot.dense_search(query, 3), snapshot.bm25_search(["苹果", "香蕉"], 3),
+                [c.chunk_id for c in snapshot.chunks([1, 2, 3])])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(ask, range(40)))
+    assert all(r == results[0] for r in results)
+    assert results[0][2] == ["甲-0", "乙-0", "丙-0"]
+    assert np.isclose(results[0][0][0][1], float(query @ EMBEDDER.encode(["苹果 西瓜 西瓜 西瓜"])[0]))
+
+
+def test_reload_reuses_unchanged_segments_and_matches_a_fresh_load(fruit: Path) -> None:
+    old = _open(fruit)
+    _remove(fruit, "乙")
+    _add(fruit, "丁", ["苹果 葡萄 葡萄"])
+    reloaded = open_index(fruit, model_name=EMBEDDER.name, dim=EMBEDDER.dim, previous=old)
+    fresh = _open(fruit)
+    kept = {s.name: s.index for s in old._segments}
+    assert [s.index is kept.get(s.name) for s in reloaded._segments] == [True, True, False]
+    query = EMBEDDER.encode(["苹果 葡萄"])[0]
+    assert reloaded.dense_search(query, 5) == fresh.dense_search(query, 5)
+    assert reloaded.bm25_search(["苹果", "葡萄"], 5) == fresh.bm25_search(["苹果", "葡萄"], 5)
+    assert reloaded.doc_freq("葡萄") == fresh.doc_freq("葡萄") == 1
