@@ -1,0 +1,244 @@
+"""The answer: the short answer first, then the quoted sentence(s), then where they stand —
+or a plain statement that the letters do not answer, with the closest passages as possibly related.
+
+Extractive by construction: the short answer is a span of the quote, or a field of the letter whose
+line is quoted. Letter text and the question are escaped before they enter the markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .evidence import coverage, sentence_spans
+from .query import COUNT, DATE, META, Question, compact
+from .retrieval import Hit
+from .schema import Answer, LetterInfo, Passage
+
+NOT_FOUND = "现有答复函中没有找到“{question}”的直接答复。"
+NOT_FOUND_TERMS = "答复函中未提到：{terms}。"
+NOT_FOUND_VALUE = "最接近的段落没有给出所问的{what}。"
+NOT_FOUND_YEAR = "答复函没有提到{years}年的相关内容。"
+NOT_FOUND_QUALIFIER = "答复函没有说明“{qualifiers}”的情况。"
+POSSIBLY_RELATED = "以下内容可能相关，供参考："
+NO_PASSAGES = "索引中还没有答复函。"
+VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
+OTHER_LETTERS = "其他答复函（问题未指明是哪一份；可注明文号或代表姓名）："
+OTHER_LETTERS_MAX = 8
+MIN_COVERAGE = 0.6
+POSSIBLY_RELATED_COUNT = 3
+
+
+def escape_markdown(text: str) -> str:
+    """Make letter or user text inert in markdown and HTML: no tags, links, images or emphasis."""
+    text = html.escape(text, quote=True)
+    for char, entity in (("[", "&#91;"), ("]", "&#93;"), ("*", "&#42;"), ("_", "&#95;"), ("`", "&#96;")):
+        text = text.replace(char, entity)
+    return text
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the best hit says: the quote's span and the short answer inside it."""
+
+    hit: Hit
+    quote_start: int
+    quote_end: int
+    direct: str | None
+    mark_start: int  # the part of the quote to highlight, in the passage text
+    mark_end: int
+
+
+def citation(passage: Passage) -> str:
+    title = f"《{escape_markdown(passage.title)}》" if passage.title else ""
+    return f"{title}（{escape_markdown(passage.doc_id)}） · {escape_markdown(passage.section)}"
+
+
+def to_passage(hit: Hit, letters: dict[str, LetterInfo], quote: str | None = None) -> Passage:
+    chunk = hit.chunk
+    letter = letters.get(chunk.doc_id)
+    return Passage(
+        doc_id=chunk.doc_id,
+        title=letter.title if letter else "",
+        section=chunk.section,
+        text=chunk.text,
+        quote=hit.window.text if quote is None else quote,
+        score=hit.score,
+        start=chunk.start,
+        end=chunk.end,
+        chunk_id=chunk.chunk_id,
+        kind=chunk.kind,
+    )
+
+
+def meta_value(field: str, letter: LetterInfo) -> str | None:
+    """A field of the letter, as the letter writes it."""
+    meta = letter.meta
+    values = {
+        "doc_number": meta.doc_number,
+        "deputy": "、".join(meta.deputies) or None,
+        "contact": "，".join(v for v in (meta.contact_person, meta.contact_phone) if v) or None,
+        "cc": "、".join(meta.cc) or None,
+        "unit": meta.unit,
+        "date": meta.date,
+        "title": f"《{meta.title}》" if meta.title else None,
+        "proposal_number": f"{meta.proposal_number}号" if meta.proposal_number else None,
+    }
+    return values.get(field)
+
+
+# A letter's date as written: 2024年6月26日 or 二〇二四年七月十五日.
+LETTER_DATE_RE = re.compile(
+    r"(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月"
+    r"\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
+)
+
+
+def _line_with(text: str, needles: Sequence[str]) -> tuple[int, int] | None:
+    """The span of the first line of `text` that holds every needle (compared without spaces)."""
+    offset = 0
+    for line in text.split("\n"):
+        if line.strip() and all(compact(n) in compact(line) for n in needles):
+            lead = len(line) - len(line.lstrip())
+            return offset + lead, offset + len(line.rstrip())
+        offset += len(line) + 1
+    return None
+
+
+def meta_evidence(question: Question, hits: Sequence[Hit], letters: dict[str, LetterInfo]) -> Evidence | None:
+    """For a question about the letter itself: the field's value and the line that states it."""
+    field = question.meta_field or ""
+    for hit in hits:
+        letter = letters.get(hit.chunk.doc_id)
+        value = meta_value(field, letter) if letter else None
+        if not value:
+            continue
+        if field == "date":  # quote the date as the letter writes it, not as ISO
+            found = LETTER_DATE_RE.search(hit.chunk.text)
+            if found:
+                span = _line_with(hit.chunk.text, [found.group(0)])
+                if span:
+                    return Evidence(hit, span[0], span[1], compact(found.group(0)), found.start(), found.end())
+            continue
+        parts = [p for p in re.split(r"[，、《》]", value) if p][:2]
+        span = _line_with(hit.chunk.text, parts)
+        if span:
+            return Evidence(hit, span[0], span[1], value, span[0], span[1])
+    return None
+
+
+def text_evidence(question: Question, hit: Hit) -> Evidence:
+    window = hit.window
+    if window.value and question.kind in (COUNT, DATE):
+        return Evidence(hit, window.start, window.end, window.value, window.value_start, window.value_end)
+    mark = _best_clause(question, hit.chunk.text, window.start, window.end)
+    return Evidence(hit, window.start, window.end, None, *mark)
+
+
+def _best_clause(question: Question, text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause of the quote that holds most of the question's terms: the part to highlight."""
+    best, best_cov = (start, end), -1.0
+    for m in re.finditer(r"[^，,；;：:。！？]+[，,；;：:。！？]?", text[start:end]):
+        a, b = start + m.start(), start + m.end()
+        cov = coverage(question.terms, compact(text[a:b]))
+        if cov > best_cov:
+            best, best_cov = (a, b), cov
+    return best
+
+
+def abstention_reason(question: Question, evidence: Evidence | None) -> str | None:
+    """Why the best evidence does not answer the question, or None when it does."""
+    if evidence is None:
+        return ""
+    window = evidence.hit.window
+    if question.kind == META:
+        return None if evidence.direct else ""
+    if window.missing:
+        return NOT_FOUND_TERMS.format(terms="、".join(window.missing))
+    if not window.years_ok:
+        return NOT_FOUND_YEAR.format(years="、".join(question.years))
+    if not window.qualifiers_ok:
+        return NOT_FOUND_QUALIFIER.format(qualifiers="、".join(question.qualifiers))
+    if window.coverage < MIN_COVERAGE:
+        return ""
+    if question.kind in (COUNT, DATE) and not evidence.direct:
+        return NOT_FOUND_VALUE.format(what=VALUE_NAMES[question.kind])
+    return None
+
+
+def render_quote(text: str, quote: tuple[int, int], mark: tuple[int, int]) -> str:
+    """The quote as escaped markdown with the answering part in <mark>."""
+    (qs, qe), (ms, me) = quote, mark
+    if not (qs <= ms < me <= qe):
+        ms = me = qs
+    lines, offset = [], qs
+    for line in text[qs:qe].split("\n"):
+        a, b = offset, offset + len(line)
+        offset = b + 1
+        if not line.strip():
+            continue
+        lo, hi = max(a, ms), min(b, me)  # the marked part of this line, if any
+        if lo < hi:
+            before, inside, after = (escape_markdown(text[x:y]) for x, y in ((a, lo), (lo, hi), (hi, b)))
+            marked = f"{before}<mark>{inside}</mark>{after}"
+        else:
+            marked = escape_markdown(text[a:b])
+        lines.append("> " + marked.strip())
+    return "\n".join(lines)
+
+
+def compose(question: Question, hits: Sequence[Hit], letters: dict[str, LetterInfo]) -> Answer:
+    """Turn reranked hits into the Answer the chat, the CLI and the API show."""
+    if not hits:
+        return Answer(question.text, NO_PASSAGES, None, True, [])
+    evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
+    reason = abstention_reason(question, evidence)
+    if reason is not None or evidence is None:
+        passages = [to_passage(h, letters) for h in hits]
+        return Answer(question.text, _abstention_text(question, reason or "", passages), None, True, passages)
+    best = evidence.hit
+    quote = best.chunk.text[evidence.quote_start : evidence.quote_end]
+    first = to_passage(best, letters, quote=quote)
+    rest = [to_passage(h, letters) for h in hits if h is not best]
+    lines = []
+    if evidence.direct:
+        lines.append(f"**{escape_markdown(evidence.direct)}**")
+    lines.append(
+        render_quote(
+            best.chunk.text,
+            (evidence.quote_start, evidence.quote_end),
+            (evidence.mark_start, evidence.mark_end),
+        )
+    )
+    lines.append(f"—— {citation(first)}")
+    if question.kind == META and not question.scope_doc_ids:
+        lines += _other_letters(question, best.chunk.doc_id, letters)
+    return Answer(question.text, "\n\n".join(lines), evidence.direct, False, [first, *rest])
+
+
+def _other_letters(question: Question, shown: str, letters: dict[str, LetterInfo]) -> list[str]:
+    """A question about "the letter" that names none: the same field of the other letters too."""
+    rows = []
+    for letter in letters.values():
+        value = meta_value(question.meta_field or "", letter)
+        if letter.doc_id != shown and value:
+            title, doc_id = escape_markdown(letter.title), escape_markdown(letter.doc_id)
+            rows.append(f"- 《{title}》（{doc_id}）：{escape_markdown(value)}")
+    if not rows:
+        return []
+    return [OTHER_LETTERS + "\n\n" + "\n".join(rows[:OTHER_LETTERS_MAX])]
+
+
+def _abstention_text(question: Question, reason: str, passages: Sequence[Passage]) -> str:
+    lines = [NOT_FOUND.format(question=escape_markdown(question.text)) + reason, POSSIBLY_RELATED]
+    for passage in passages[:POSSIBLY_RELATED_COUNT]:
+        snippet = passage.quote if len(passage.quote) <= 120 else passage.quote[:120] + "……"
+        lines.append(f"- {citation(passage)}：{escape_markdown(snippet)}")
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
+
+
+def sentences_of(text: str) -> list[str]:
+    """The sentences of a passage (for the UI's sources panel)."""
+    return [text[a:b] for a, b in sentence_spans(text)]

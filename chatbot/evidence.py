@@ -1,0 +1,241 @@
+"""Evidence inside a passage: the sentence window that answers a question, and the value it holds.
+
+A window is one sentence, or two adjacent ones when the question's terms straddle them. It is scored
+by how much of the question it covers (weighted terms and their synonyms), whether it holds a value of
+the kind asked (a number with the asked measure word, a date), and whether the question's years and
+qualifiers (每家, 最高 …) are echoed. Retrieval reranks by it; the answer quotes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import pairwise
+
+from .query import (
+    COUNT,
+    DATE,
+    LIST,
+    NUMBER,
+    PLACE,
+    PLACE_RE,
+    PUNCT_RE,
+    UNITS,
+    WHAT,
+    Question,
+    Term,
+    attribute_units,
+    compact,
+    unit_group,
+)
+
+SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
+VALUE_RE = re.compile(
+    rf"(?P<pre>超过|超|近|约|达到|达|逾|突破)?\s*(?P<num>{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*(?P<mag>万|亿)?\s*"
+    rf"(?P<unit>{UNITS})?(?P<post>以上|左右|多)?"
+)
+DATE_RE = re.compile(
+    r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年)"
+)
+RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The best stretch of a passage for a question. start/end index into the passage text."""
+
+    start: int
+    end: int
+    text: str
+    coverage: float  # weighted share of the question's terms found (0..1)
+    missing: tuple[str, ...]  # strong terms found neither in the window nor in the passage's heading
+    years_ok: bool
+    qualifiers_ok: bool
+    value: str | None  # the short answer for COUNT / DATE questions, as written (spaces removed)
+    value_start: int  # span of the value inside the passage text, -1 when there is none
+    value_end: int
+    score: float
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of `text`, trimmed; long ones also cut at ；."""
+    spans: list[tuple[int, int]] = []
+    for match in SENTENCE_RE.finditer(text):
+        start, end = match.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end - start < 2:
+            continue
+        if end - start > LONG_SENTENCE:
+            spans.extend(_cut_at_semicolons(text, start, end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _cut_at_semicolons(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    pieces, cursor = [], start
+    for m in re.finditer(r"[；;]", text[start:end]):
+        pieces.append((cursor, start + m.end()))
+        cursor = start + m.end()
+    if cursor < end:
+        pieces.append((cursor, end))
+    return pieces
+
+
+def term_found(term: Term, haystack: str) -> float:
+    """1 when the term or a synonym is in `haystack` (compact), 0.5 for a long term mostly there."""
+    if not haystack:
+        return 0.0
+    bare = PUNCT_RE.sub("", haystack)  # 县市区 is in 各县（市、区）
+    if any(variant in haystack or variant in bare for variant in term.variants):
+        return 1.0
+    text = term.text
+    if len(text) >= 4:
+        halves = (text[: len(text) // 2], text[len(text) // 2 :])
+        if all(h in haystack for h in halves):
+            return 0.5
+    return 0.0
+
+
+def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float:
+    """Weighted share of `terms` found in `haystack`; a term only in the heading counts 3/4."""
+    total = sum(t.weight for t in terms)
+    if total == 0:
+        return 1.0
+    found = sum(t.weight * max(term_found(t, haystack), 0.75 * term_found(t, heading)) for t in terms)
+    return found / total
+
+
+def best_window(question: Question, text: str, heading: str = "") -> Window:
+    """The window of `text` that best answers `question` (`heading`: the passage's section path)."""
+    spans = sentence_spans(text) or [(0, len(text))]
+    candidates = list(spans)
+    if question.kind not in (COUNT, DATE):
+        # A figure must stand in the sentence that speaks of the question's terms, so only
+        # questions answered by a statement may join two sentences.
+        candidates += [(a[0], b[1]) for a, b in pairwise(spans)]
+    head = compact(heading)
+    best: Window | None = None
+    for start, end in candidates:
+        window = _score_window(question, text, start, end, head, two=(start, end) not in spans)
+        if best is None or window.score > best.score:
+            best = window
+    assert best is not None  # candidates is never empty
+    return best
+
+
+def _score_window(question: Question, text: str, start: int, end: int, head: str, two: bool) -> Window:
+    body = compact(text[start:end])
+    if "|" in body:  # NFKC turned the table cell bar ｜ into |
+        head += _table_header(text, start)  # a table row is read with its column headers
+    value, v_start, v_end, closeness = find_value(question, text, start, end)
+    body += _attribute_words(question, text[start:end])
+    cov = coverage(question.terms, body, head)
+    context = coverage(question.context_terms, body) if question.context_terms else 1.0
+    missing = tuple(
+        t.text for t in question.terms if t.strong and not term_found(t, body) and not term_found(t, head)
+    )
+    years_ok = all(y in body or y in head for y in question.years)
+    qualifiers_ok = all(q in body for q in question.qualifiers)
+    if question.kind == PLACE and not PLACE_RE.search(text, start, end):
+        missing += ("地点",)
+    wants_value = question.kind in (COUNT, DATE)
+    enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
+    score = (
+        cov
+        + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
+        + 0.15 * context
+        + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)
+        + (0.1 if years_ok else -0.2)
+        - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
+    )
+    return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
+
+
+def _table_header(text: str, row_start: int) -> str:
+    """The nearest line above a table row that has cells but no figures: its column headers."""
+    for line in reversed(text[:row_start].split("\n")):
+        if "｜" in line and not re.search(r"\d", line):
+            return compact(line)
+    return ""
+
+
+def _attribute_words(question: Question, window: str) -> str:
+    """The attribute nouns of the question (功率, 金额) that a figure in the window answers by its unit."""
+    units = {m.group("unit") for m in VALUE_RE.finditer(window) if m.group("unit")}
+    table = attribute_units()
+    return "".join(t.text for t in question.terms if units & table.get(t.text, frozenset()))
+
+
+def find_value(question: Question, text: str, start: int, end: int) -> tuple[str | None, int, int, float]:
+    """The number (COUNT) or date (DATE) in text[start:end] nearest to the question's terms,
+    with its span and how closely it is bound to them."""
+    if question.kind == DATE:
+        m = DATE_RE.search(text, start, end)
+        return (re.sub(r"\s+", "", m.group(0)), m.start(), m.end(), 1.0) if m else (None, -1, -1, 0.0)
+    if question.kind != COUNT:
+        return None, -1, -1, 0.0
+    best: tuple[float, str, int, int] | None = None
+    for m in VALUE_RE.finditer(text, start, end):
+        if not _is_answer_value(m, question):
+            continue
+        closeness = _closeness(question, text, start, m.start(), m.end())
+        if best is None or closeness > best[0]:
+            lead = len(m.group(0)) - len(m.group(0).lstrip())
+            best = (closeness, re.sub(r"\s+", "", m.group(0)), m.start() + lead, m.end())
+    return (best[1], best[2], best[3], best[0]) if best else (None, -1, -1, 0.0)
+
+
+def _is_answer_value(m: re.Match[str], question: Question) -> bool:
+    unit, num = m.group("unit") or m.group("mag"), m.group("num")  # 500亿: the magnitude is the unit
+    if not re.search(r"\d", num) and not unit:
+        return False  # a bare 一 or 三 is a word, not a figure
+    if unit in {"年", "月"} and question.unit not in {"年", "月"}:
+        return False  # 2024年 is a date, not the answer to 几家
+    wanted = frozenset().union(*(attribute_units().get(t.text, frozenset()) for t in question.terms))
+    if wanted and not question.unit:
+        return unit in wanted  # 比例是多少 is answered by a percentage, not by 80项
+    if question.unit:
+        if unit is None and "｜" in m.string[max(0, m.start() - 30) : m.start()]:
+            return True  # a table cell: the unit stands in the column header
+        return unit in unit_group(question.unit) or (unit or "").endswith(question.unit)
+    return bool(unit or m.group("mag") or "%" in m.group(0) or re.search(r"\d", num))
+
+
+def _closeness(question: Question, text: str, window_start: int, v_start: int, v_end: int) -> float:
+    """How tightly the value is bound to the question's terms: a term right before it counts most,
+    and a term the question puts next to its question word (累计有多少家) counts double."""
+    score = 0.0
+    for rank, term in enumerate(_terms_by_focus(question)):
+        focus = 2.0 if rank == 0 else 1.0
+        bound = 0.0
+        for variant in term.variants:
+            before = text.rfind(variant, window_start, v_start)
+            if before >= 0:
+                bound = max(bound, focus / (1 + (v_start - before - len(variant)) / 3))
+            after = text.find(variant, v_end)
+            if 0 <= after - v_end <= 12:  # 500亿规模: the term right after the figure binds it too
+                bound = max(bound, 0.5 * focus / (1 + (after - v_end) / 3))
+        score += bound
+    prefix = text[max(window_start, v_start - 2) : v_start]
+    if any(prefix.endswith(w) for w in RESULT_WORDS):
+        score += 0.3  # 调整为100亿元: the figure after 为/到/达 is the outcome
+    return score
+
+
+def _terms_by_focus(question: Question) -> list[Term]:
+    """The question's terms, the one nearest its question word first."""
+    asked = question.text
+    anchor = max((asked.find(w) for w in ("多少", "几", "多大", "哪")), default=-1)
+    if anchor < 0 or question.kind == WHAT:
+        return list(question.terms)
+
+    def distance(term: Term) -> int:
+        at = asked.find(term.text)
+        return min(abs(anchor - (at + len(term.text))), abs(at - anchor - 2)) if at >= 0 else 999
+
+    return sorted(question.terms, key=distance)

@@ -1,0 +1,273 @@
+"""Question analysis: what is asked (a number, a date, a name, a letter's field), its content terms,
+years and qualifiers, the letter it names, and the context a follow-up leaves out.
+
+Everything here is cheap and explainable; retrieval and answer use it to rerank, to pick the quote,
+to extract the short answer and to decide that the letters do not answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+# What kind of value a question asks for.
+COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
+DATE = "date"  # 哪天 / 什么时候
+LIST = "list"  # 哪些 / 哪几
+WHAT = "what"  # 什么 / 怎么 / 如何: answered by a sentence
+PLACE = "place"  # 哪里 / 在哪 / 哪个区: the sentence must name a place
+META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送 …)
+
+UNITS = (
+    "个工作日|工作日|个月|人次|亿元|万元|千瓦|平方米|公里|家|个|项|支|人|名|位|元|亿|万|%|倍|台|套|件|所|批|场|次|天|年|月|户|条"
+    "|份|篇|期|轮|座|类|种|款|届|瓦|亩|米|吨|只|辆|张|间|处|本|部|门"
+)
+NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
+# 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
+ASK_COUNT_RE = re.compile(rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?P<unit>{UNITS})?")
+ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之")
+ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
+ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
+ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
+PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)")
+# Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
+# framing, not content, so a passage need not repeat it.
+QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|几)?|什么|何种|何)")
+ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
+YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
+QUALIFIERS = ("每家", "每个", "每年", "每人", "平均", "人均", "最高", "最多", "最低", "最少", "首次", "首批", "单个")
+FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中)|呢[？?。]*$")
+PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
+
+# A field of the letter itself: (field, pattern). Order matters: the first match wins.
+META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("doc_number", re.compile(r"文号|发文字号|发文编号")),
+    ("cc", re.compile(r"抄送|抄报")),
+    ("contact", re.compile(r"联系人|联系电话|联系方式|电话|联络人|找谁联系")),
+    (
+        "deputy",
+        re.compile(
+            r"哪位代表|哪个代表|哪些代表|哪位委员|哪个委员|哪些委员|哪几位|代表是谁|委员是谁|谁提|谁的建议|谁的提案|提出人"
+        ),
+    ),
+    ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
+    ("unit", re.compile(r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复|落款")),
+    (
+        "date",
+        re.compile(
+            r"(?:哪天|什么时候|何时|日期|哪一天|哪日).{0,6}(?:答复|回复|发出|印发|发文|落款|签发)"
+            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,6}(?:哪天|什么时候|何时)"
+        ),
+    ),
+    ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
+)
+# A letter named in a question (温财提复〔2024〕15号, 817号建议, 第156号提案): it scopes the question, it is
+# not a term a passage must repeat.
+DOC_REF_RE = re.compile(
+    r"[\u4e00-\u9fff]{1,10}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号|第?\s*\d+\s*号(?:建议|提案)?|(?:人大建议|政协提案)\s*\d+\s*号"
+)
+LETTER_WORDS_RE = re.compile(r"答复函|复函|这份|这封|本函|该函|答复|回复|来函|建议|提案")
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    weight: float  # 1.0 for nouns and long terms, 0.5 for verbs and other words
+    variants: tuple[str, ...]  # the term and its synonyms, NFKC
+
+    @property
+    def strong(self) -> bool:
+        return self.weight >= 1.0
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # as asked, NFKC, stripped
+    search_text: str  # what retrieval embeds and BM25-searches (with a follow-up's context)
+    kind: str  # COUNT, DATE, LIST, WHAT, META
+    unit: str | None = None  # the measure word asked for (家, 人次, 支 …)
+    meta_field: str | None = None  # with META: doc_number, cc, contact, deputy, proposal_number, unit, date, title
+    terms: tuple[Term, ...] = ()
+    context_terms: tuple[Term, ...] = ()  # from the previous question of a follow-up: optional evidence
+    years: tuple[str, ...] = ()
+    qualifiers: tuple[str, ...] = ()
+    is_follow_up: bool = False
+    previous: str | None = None
+    scope_doc_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def compact(text: str) -> str:
+    """NFKC without any whitespace: how evidence and terms are compared with passages."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+@cache
+def _data_lines(name: str) -> tuple[str, ...]:
+    raw = resources.files("chatbot").joinpath("data", name).read_text(encoding="utf-8")
+    return tuple(line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@cache
+def fillers() -> frozenset[str]:
+    return frozenset(normalize(w) for w in _data_lines("query_fillers.txt"))
+
+
+@cache
+def synonym_map() -> dict[str, frozenset[str]]:
+    """term → every word that may stand for it in a letter (itself included)."""
+    groups: dict[str, set[str]] = {}
+    for line in _data_lines("synonyms.tsv"):
+        words = [normalize(w) for w in line.split("\t") if w.strip()]
+        for word in words:
+            groups.setdefault(word, {word}).update(words)
+    return {word: frozenset(group) for word, group in groups.items()}
+
+
+_jieba_lock = threading.Lock()
+
+
+@cache
+def _posseg() -> Any:
+    """jieba's POS tagger with the package's user dictionary, loaded once per process."""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    with _jieba_lock:
+        jieba.setLogLevel(logging.WARNING)
+        userdict = resources.files("chatbot").joinpath("data", "userdict.txt")
+        if userdict.is_file():
+            with resources.as_file(userdict) as path:
+                jieba.load_userdict(str(path))
+        for word in synonym_map():
+            jieba.add_word(word)
+        return jieba.posseg
+
+
+@cache
+def unit_group(unit: str) -> frozenset[str]:
+    """The measure words that answer for `unit` (itself included): 个 → 家, 项 …; 天 → 工作日."""
+    for line in _data_lines("unit_groups.tsv"):
+        group = frozenset(w.strip() for w in line.split("\t") if w.strip())
+        if unit in group:
+            return group
+    return frozenset({unit})
+
+
+@cache
+def attribute_units() -> dict[str, frozenset[str]]:
+    """Attribute nouns (功率, 金额 …) → the units of a figure that answers them."""
+    table: dict[str, frozenset[str]] = {}
+    for line in _data_lines("attribute_units.tsv"):
+        noun, *units = [w.strip() for w in line.split("\t") if w.strip()]
+        table[noun] = frozenset(units)
+    return table
+
+
+def content_terms(text: str) -> tuple[Term, ...]:
+    """The words of a question that a passage must speak of, weighted, with their synonyms.
+
+    Nouns and long words weigh 1 and are "strong" (a passage lacking one does not answer); verbs and
+    other words weigh 0.5; the word right after a question word (哪家公司, 什么阶段) names the kind of
+    answer and weighs 0.25.
+    """
+    text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", normalize(text)))
+    text = re.sub(rf"(?:几|多少)\s*(?:{UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
+    terms: dict[str, Term] = {}
+    after_question_word = False
+    for word, flag in _posseg().lcut(text):
+        word = word.strip()
+        if not word or PUNCT_RE.fullmatch(word):
+            continue
+        glued = QUESTION_WORD_RE.sub("", word) if len(word) > 2 else word
+        if QUESTION_WORD_RE.fullmatch(word) or glued != word:
+            after_question_word = glued == word
+            word = glued
+        if len(word) < 2 or word in fillers() or word.isdigit():
+            continue
+        strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4
+        weight = 0.25 if after_question_word else 1.0 if strong else 0.5
+        after_question_word = False
+        variants = tuple(sorted(synonym_map().get(word, frozenset({word}))))
+        terms.setdefault(word, Term(word, weight, variants))
+    return tuple(terms.values())
+
+
+def asked_kind(text: str) -> tuple[str, str | None, str | None]:
+    """(kind, unit, meta_field) of a question."""
+    for name, pattern in META_FIELDS:
+        if pattern.search(text) and (name not in {"date", "unit"} or LETTER_WORDS_RE.search(text)):
+            return META, None, name
+    if ASK_DATE_RE.search(text):
+        return DATE, None, None
+    if ASK_PLACE_RE.search(text):
+        return PLACE, None, None
+    count = ASK_COUNT_RE.search(text)
+    if ASK_LIST_RE.search(text) or (count and count.group(0).startswith("哪")):
+        return LIST, None, None
+    if count and count.group("unit"):
+        return COUNT, count.group("unit"), None
+    if ASK_SIZE_RE.search(text):
+        return COUNT, None, None
+    return WHAT, None, None
+
+
+def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
+    """An elliptical question that leans on the previous one ("那中试平台呢？", "规模多大？")."""
+    return bool(FOLLOW_UP_RE.search(text)) or len(compact(text)) <= 6 or not terms
+
+
+def previous_question(history: Sequence[object] | None) -> str | None:
+    """The last question the user asked, from Gradio messages dicts, (user, bot) pairs or plain strings."""
+    for item in reversed(list(history or [])):
+        if isinstance(item, str) and item.strip():
+            return item
+        if isinstance(item, dict) and item.get("role") == "user" and str(item.get("content", "")).strip():
+            return str(item["content"])
+        if isinstance(item, list | tuple) and item and isinstance(item[0], str) and item[0].strip():
+            return item[0]
+    return None
+
+
+def analyse(text: str, history: Sequence[object] | None = None) -> Question:
+    """Read a question (and, for a follow-up, the question before it)."""
+    asked = normalize(text)
+    kind, unit, meta_field = asked_kind(asked)
+    terms = content_terms(asked)
+    years = tuple(dict.fromkeys(YEAR_RE.findall(asked)))
+    previous = previous_question(history)
+    follow_up = previous is not None and is_follow_up(asked, terms)
+    context_terms: tuple[Term, ...] = ()
+    search_text = asked
+    if follow_up and previous is not None:
+        before = analyse(previous)
+        context_terms = tuple(t for t in before.terms if t.text not in {x.text for x in terms})
+        if kind == WHAT and before.kind != WHAT and not ASK_WHAT_RE.search(asked):
+            kind, unit, meta_field = before.kind, before.unit, before.meta_field
+        years = years or before.years
+        search_text = f"{before.search_text} {asked}"
+    qualifiers = tuple(q for q in QUALIFIERS if q in asked)
+    return Question(
+        text=asked,
+        search_text=search_text,
+        kind=kind,
+        unit=unit,
+        meta_field=meta_field,
+        terms=terms,
+        context_terms=context_terms,
+        years=years,
+        qualifiers=qualifiers,
+        is_follow_up=follow_up,
+        previous=previous if follow_up else None,
+    )

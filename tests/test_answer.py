@@ -1,0 +1,140 @@
+"""Answers with the real model: short answer, exact quote, citation, abstention, follow-ups, scoping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.answer import NOT_FOUND, escape_markdown
+from chatbot.evaluation import evaluate, load_questions
+
+pytestmark = pytest.mark.slow
+
+LETTER = "温科提复〔2024〕91号"
+SAMPLE = Path(__file__).parent / "data" / "questions_sample.jsonl"  # ../shared/eval/questions.jsonl
+DATA = Path(__file__).parent / "data"
+
+
+def test_headline_answer_is_short_answer_quote_and_source(real_chatbot) -> None:
+    reply = real_chatbot.answer("2024年计划建成几家概念验证中心")
+    assert reply.answer == (
+        "**5家**\n\n> 2024年计划建成<mark>5家</mark>概念验证中心和中试平台。\n\n"
+        "—— 《关于加快科技成果落地转化的建议》（温科提复〔2024〕91号） · "
+        "二、关于“引导科研机构开展以需求和应用为导向的科技创新”的建议 › （二）下一步工作计划"
+    )
+    assert reply.direct_answer == "5家"
+    assert not reply.abstained
+    first = reply.passages[0]
+    assert first.quote == "2024年计划建成5家概念验证中心和中试平台。"
+    assert first.doc_id == LETTER
+    assert first.section.endswith("（二）下一步工作计划")
+
+
+@pytest.mark.parametrize(
+    ("question", "direct", "quote_part"),
+    [
+        ("2023年度新增了多少家高新技术企业？", "766家", "2023年度新增高新技术企业766家"),
+        ("科技型中小企业累计有多少家？", "17075家", "累计17075家"),
+        ("去年高企新增多少家？", "766家", "新增高新技术企业766家"),
+        ("市科创基金的规模调整到了多少？", "100亿元", "规模从50亿元逐步调整为100亿元"),
+        ("截至2024年4月底，市科创基金设立了几支子基金？", "20支", "注册设立子基金 20支"),
+        ("今年要建几个概念验证中心", "5家", "2024年计划建成5家概念验证中心和中试平台。"),
+        ("涉企资金平均兑付时间缩短到几天？", "7个工作日", "平均兑付时间缩短至7个工作日"),
+        ("鹿城区改造了多少家企业？", "320", "鹿城区｜320"),
+        ("2024年要新建改扩建多少所公办幼儿园？", "30所", "2024年计划新建改扩建公办幼儿园30所。"),
+        ("817号建议是谁提的？", "虞振勇", "虞振勇代表："),
+        ("温财提复〔2024〕15号是哪天答复的？", "二〇二四年七月十五日", "二〇二四年七月十五日"),
+        ("245号建议的联系人是谁？", "王芳，88960001", "联系人：王芳，联系电话：88960001。"),
+    ],
+)
+def test_short_answer_and_quote(real_chatbot, question: str, direct: str, quote_part: str) -> None:
+    reply = real_chatbot.answer(question)
+    assert not reply.abstained
+    assert reply.direct_answer == direct
+    assert quote_part in reply.passages[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "温州市的人口有多少？",
+        "2025年计划建成几家概念验证中心？",
+        "市科创基金的年化收益率是多少？",
+        "每家概念验证中心补助多少钱？",
+        "公办幼儿园的收费标准是多少？",
+    ],
+)
+def test_abstains_when_the_letters_do_not_say(real_chatbot, question: str) -> None:
+    reply = real_chatbot.answer(question)
+    assert reply.abstained
+    assert reply.direct_answer is None
+    assert reply.answer.startswith(NOT_FOUND.format(question=escape_markdown(question.replace("？", "?"))))
+    assert "<mark>" not in reply.answer
+    assert "以下内容可能相关" in reply.answer
+    assert reply.passages, "possibly related passages are still listed"
+
+
+def test_follow_up_is_answered_in_context(real_chatbot) -> None:
+    first = real_chatbot.answer("2024年计划建成几家概念验证中心？")
+    history = [
+        {"role": "user", "content": "2024年计划建成几家概念验证中心？"},
+        {"role": "assistant", "content": first.answer},
+    ]
+    reply = real_chatbot.answer("那中试平台呢？", history=history)
+    assert reply.direct_answer == "5家"
+    assert "中试平台" in reply.passages[0].quote
+
+
+def test_this_letter_follows_the_previous_answer(real_chatbot) -> None:
+    first = real_chatbot.answer("2023年新建改扩建公办幼儿园多少所？")
+    assert first.direct_answer == "42所"
+    history = [
+        {"role": "user", "content": "2023年新建改扩建公办幼儿园多少所？"},
+        {"role": "assistant", "content": first.answer},
+    ]
+    reply = real_chatbot.answer("这份答复函的联系人是谁？", history=history)
+    assert reply.direct_answer == "刘洋，88961234"
+    assert reply.passages[0].doc_id == "温教提复〔2024〕7号"
+
+
+def test_question_naming_a_letter_is_answered_from_it(real_chatbot) -> None:
+    reply = real_chatbot.answer("温财提复〔2024〕15号的联系人是谁？")
+    assert reply.direct_answer == "张三，0577-88888888"
+    assert {p.doc_id for p in reply.passages} == {"温财提复〔2024〕15号"}
+
+
+def test_unscoped_letter_question_lists_every_letter(real_chatbot) -> None:
+    reply = real_chatbot.answer("答复函的联系人是谁？")
+    for value in ("李贤，88962022", "王芳，88960001", "张三，0577-88888888", "刘洋，88961234"):
+        assert value in reply.answer
+
+
+def test_retrieve_restricted_to_letters(real_chatbot) -> None:
+    passages = real_chatbot.retrieve("计划新增多少", k=5, doc_ids=["温教提复〔2024〕7号"])
+    assert passages and {p.doc_id for p in passages} == {"温教提复〔2024〕7号"}
+
+
+def test_html_in_question_is_escaped(real_chatbot) -> None:
+    reply = real_chatbot.answer("<script>alert(1)</script>![x](http://evil/x.png) 人口有多少")
+    assert "<script>" not in reply.answer
+    assert "](http" not in reply.answer
+    assert "&lt;script&gt;" in reply.answer
+
+
+def test_sample_questions_meet_targets(real_letter_chatbot) -> None:
+    report = evaluate(real_letter_chatbot, load_questions(SAMPLE))
+    assert report.hit_at_1 == 1.0, report.misses
+    assert report.quote_at_1 >= 0.95, report.misses
+    assert report.answer_at_1 >= 0.95, report.misses
+    assert report.abstention == 1.0
+    assert report.false_abstention == 0.0
+
+
+def test_own_questions_on_several_letters(real_chatbot) -> None:
+    """Questions written for the tests over four letters (.txt, GBK .txt, .docx, .pdf)."""
+    report = evaluate(real_chatbot, load_questions(DATA / "questions_multi.jsonl"))
+    assert report.hit_at_1 >= 0.9, report.misses
+    assert report.answer_at_1 >= 0.9, report.misses
+    assert report.abstention >= 0.8, report.misses
+    assert report.false_abstention <= 0.1, report.misses

@@ -1,0 +1,103 @@
+"""`chatbot eval` metrics on a tiny hand-made case where every number is known."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from chatbot.errors import ChatbotError
+from chatbot.evaluation import EvalQuestion, evaluate, format_report, load_questions
+from chatbot.schema import Answer, Passage
+
+
+def passage(text: str, quote: str, doc_id: str = "A") -> Passage:
+    return Passage(doc_id=doc_id, title="", section="一", text=text, quote=quote, score=1.0, start=0, end=len(text))
+
+
+class ScriptedBot:
+    """Replies fixed in advance, one per question."""
+
+    def __init__(self, replies: dict[str, Answer]) -> None:
+        self.replies = replies
+
+    def answer(self, question: str, history: Sequence[object] | None = None, k: int = 5) -> Answer:
+        return self.replies[question]
+
+
+QUESTIONS = [
+    # q1: right at rank 1, quote and answer right.
+    EvalQuestion("1", "q1", ("5家",), "建成5家", doc="A"),
+    # q2: evidence at rank 2; quote therefore misses; answer text holds the answer.
+    EvalQuestion("2", "q2", ("766家",), "新增 766家", doc="A"),
+    # q3: evidence nowhere; answer wrong.
+    EvalQuestion("3", "q3", ("20支",), "子基金20支", doc="A"),
+    # q4: evidence at rank 1 but the bot abstained: a false abstention, answer@1 not credited.
+    EvalQuestion("4", "q4", ("56亿元",), "总规模56亿元", doc="A"),
+    # o1, o2: out of scope; the bot abstains on o1 only.
+    EvalQuestion("o1", "o1", (), None, kind="oos"),
+    EvalQuestion("o2", "o2", (), None, kind="oos"),
+]
+REPLIES = {
+    "q1": Answer("q1", "**5家** > 建成5家", "5家", False, [passage("计划建成5家中心。", "计划建成5家中心。")]),
+    "q2": Answer(
+        "q2",
+        "**766家**",
+        "766家",
+        False,
+        [passage("别的内容。", "别的内容。"), passage("新增766家企业。", "新增766家企业。")],
+    ),
+    "q3": Answer("q3", "**9支**", "9支", False, [passage("无关。", "无关。")]),
+    "q4": Answer("q4", "没有找到 56亿元", None, True, [passage("总规模56亿元。", "总规模56亿元。")]),
+    "o1": Answer("o1", "没有找到", None, True, [passage("无关。", "无关。")]),
+    "o2": Answer("o2", "**3个**", "3个", False, [passage("无关。", "无关。")]),
+}
+
+
+def test_metrics_on_a_known_case() -> None:
+    report = evaluate(ScriptedBot(REPLIES), QUESTIONS)
+    assert (report.n, report.answerable, report.out_of_scope) == (6, 4, 2)
+    assert report.hit_at_1 == 0.5  # q1, q4
+    assert report.hit_at_3 == 0.75  # + q2
+    assert report.hit_at_5 == 0.75
+    assert report.quote_at_1 == 0.5  # q1, q4
+    assert report.answer_at_1 == 0.5  # q1, q2 (q4 abstained, q3 wrong)
+    assert report.mrr == pytest.approx((1 + 0.5 + 0 + 1) / 4, abs=1e-4)
+    assert report.abstention == 0.5
+    assert report.false_abstention == 0.25
+    assert [m.id for m in report.misses] == ["2", "3", "4", "o2"]
+
+
+def test_evidence_in_another_letter_is_not_a_hit() -> None:
+    reply = Answer("q", "**5家**", "5家", False, [passage("建成5家。", "建成5家。", doc_id="B")])
+    report = evaluate(ScriptedBot({"q": reply}), [EvalQuestion("1", "q", ("5家",), "建成5家", doc="A")])
+    assert report.hit_at_1 == 0.0
+
+
+def test_report_lists_every_miss() -> None:
+    text = format_report(evaluate(ScriptedBot(REPLIES), QUESTIONS))
+    assert "hit@1                      0.5" in text
+    assert "- [3] q3" in text and "- [o2] o2" in text and "expected: (abstain)" in text
+
+
+def test_load_questions(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [{"id": "d1", "question": "几家？", "answers": ["5家"], "evidence": "5家", "kind": "factoid", "doc": "A"}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n", encoding="utf-8")
+    assert load_questions(path) == [EvalQuestion("d1", "几家？", ("5家",), "5家", "factoid", "A")]
+
+
+def test_bad_question_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "ok"}\n{"answers": []}\n', encoding="utf-8")
+    with pytest.raises(ChatbotError, match=r"q\.jsonl:2: not a question line"):
+        load_questions(path)
+
+
+def test_sample_questions_parse() -> None:
+    sample = Path(__file__).parent / "data" / "questions_real_letter.jsonl"
+    questions = load_questions(sample)
+    assert len(questions) == 48
+    assert sum(q.evidence is None for q in questions) == 14

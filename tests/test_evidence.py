@@ -1,0 +1,79 @@
+"""Evidence: the sentence window that answers, and the figure or date inside it."""
+
+from __future__ import annotations
+
+from chatbot.evidence import best_window, sentence_spans
+from chatbot.query import analyse
+
+PLAN = (
+    "（二）下一步工作计划。下步我们将持续引导在温高校深入市场。二是深化要素改革驱动。"
+    "坚持改革驱动，全面推广科技成果“先投后股”“先用后转”等成果转化模式。2024年计划建成5家概念验证中心和中试平台。"
+)
+FUND = (
+    "2023年，我市对市本级产业基金体系进行重新规划，明确市科创基金重点对种子期、初创期、成长期科技企业实施投资，"
+    "规模从50亿元逐步调整为100亿元，引导更多社会资本参与天使项目投资。"
+)
+FIRMS = "2023年度新增高新技术企业766家(通过专家评审数)、科技型中小企业2312家(累计17075家),均居全省前3。"
+
+
+def test_sentence_spans_cut_at_sentence_ends() -> None:
+    text = "一是甲。二是乙！三是丙"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["一是甲。", "二是乙！", "三是丙"]
+
+
+def test_long_sentence_is_also_cut_at_semicolons() -> None:
+    text = "甲" * 80 + "；" + "乙" * 80 + "。"
+    assert [b - a for a, b in sentence_spans(text)] == [81, 81]
+
+
+def test_window_is_the_sentence_with_the_figure() -> None:
+    window = best_window(analyse("2024年计划建成几家概念验证中心？"), PLAN)
+    assert window.text == "2024年计划建成5家概念验证中心和中试平台。"
+    assert window.value == "5家"
+    assert PLAN[window.value_start : window.value_end] == "5家"
+    assert window.missing == ()
+
+
+def test_figure_after_result_word_wins() -> None:
+    assert best_window(analyse("市科创基金的规模调整到了多少？"), FUND).value == "100亿元"
+
+
+def test_figure_bound_to_the_term_next_to_the_question_word() -> None:
+    assert best_window(analyse("科技型中小企业累计有多少家？"), FIRMS).value == "17075家"
+    assert best_window(analyse("2023年度新增了多少家高新技术企业？"), FIRMS).value == "766家"
+
+
+def test_generic_measure_word_accepts_specific_one() -> None:
+    assert best_window(analyse("今年要建几个概念验证中心"), PLAN).value == "5家"
+
+
+def test_attribute_noun_is_answered_by_the_unit() -> None:
+    window = best_window(analyse("奔腾激光的激光切割设备功率多大？"), "奔腾激光发布全球首套85000瓦激光切割设备。")
+    assert window.value == "85000瓦"
+    assert window.missing == ()
+
+
+def test_percentage_question_does_not_take_a_count() -> None:
+    window = best_window(analyse("保费补贴比例是多少？"), "立项科技攻关项目80项以上，对企业给予一定保费补贴。")
+    assert window.value is None
+
+
+def test_table_cell_takes_unit_from_header() -> None:
+    text = "地区｜改造企业（家）\n鹿城区｜320\n瓯海区｜280"
+    window = best_window(analyse("鹿城区改造了多少家企业？"), text)
+    assert (window.text, window.value) == ("鹿城区｜320", "320")
+
+
+def test_year_not_in_passage_is_flagged() -> None:
+    window = best_window(analyse("2025年计划建成几家概念验证中心？"), PLAN)
+    assert not window.years_ok
+
+
+def test_missing_noun_is_reported() -> None:
+    window = best_window(analyse("温州市的人口有多少？"), FUND)
+    assert "人口" in window.missing
+
+
+def test_heading_supplies_terms() -> None:
+    window = best_window(analyse("下一步要推广哪些成果转化模式？"), PLAN, heading="二、… › （二）下一步工作计划")
+    assert "先投后股" in window.text

@@ -1,0 +1,118 @@
+"""Question analysis: what is asked, its content terms, follow-ups, and the word lists behind them."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.query import (
+    COUNT,
+    DATE,
+    LIST,
+    META,
+    PLACE,
+    WHAT,
+    _data_lines,
+    analyse,
+    asked_kind,
+    content_terms,
+    previous_question,
+    synonym_map,
+    unit_group,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit", "field"),
+    [
+        ("2024年计划建成几家概念验证中心？", COUNT, "家", None),
+        ("今年选派了多少人次科研人员到企业担任科技副总？", COUNT, "人次", None),
+        ("市科创基金的规模调整到了多少？", COUNT, None, None),
+        ("市本级有哪三支母基金？", LIST, None, None),
+        ("科创基金招引了哪些项目把注册地搬到温州？", LIST, None, None),
+        ("怎么培养技术经纪人？", WHAT, None, None),
+        ("概念验证中心建在哪个区？", PLACE, None, None),
+        ("中试平台什么时候建成？", DATE, None, None),
+        ("这份答复函的文号是什么？", META, None, "doc_number"),
+        ("这份答复是回复哪位代表的？", META, None, "deputy"),
+        ("答复函的联系人和联系电话是什么？", META, None, "contact"),
+        ("答复函抄送给了哪些单位？", META, None, "cc"),
+        ("温财提复〔2024〕15号是哪天答复的？", META, None, "date"),
+        ("这封答复函是哪个单位发的？", META, None, "unit"),
+    ],
+)
+def test_asked_kind(question: str, kind: str, unit: str | None, field: str | None) -> None:
+    assert asked_kind(question) == (kind, unit, field)
+
+
+def test_content_terms_drop_question_words_years_and_fillers() -> None:
+    terms = {t.text: t.weight for t in content_terms("2024年计划建成几家概念验证中心？")}
+    assert terms == {"计划": 1.0, "建成": 0.5, "概念验证中心": 1.0}
+
+
+def test_word_after_question_word_names_the_kind_of_answer_and_weighs_little() -> None:
+    terms = {t.text: t.weight for t in content_terms("智能化激光稳频系统是哪家公司研制的？")}
+    assert terms["公司"] == 0.25
+    assert terms["研制"] == 1.0
+
+
+def test_named_letter_is_not_a_content_term() -> None:
+    assert [t.text for t in content_terms("温财提复〔2024〕15号的联系人是谁")] == ["联系人"]
+
+
+def test_terms_carry_their_synonyms() -> None:
+    (term,) = [t for t in content_terms("去年高企新增多少") if t.text == "高企"]
+    assert "高新技术企业" in term.variants
+
+
+def test_follow_up_takes_kind_and_context_from_previous_question() -> None:
+    history = [
+        {"role": "user", "content": "2024年计划建成几家概念验证中心？"},
+        {"role": "assistant", "content": "**5家**"},
+    ]
+    q = analyse("那中试平台呢？", history)
+    assert q.is_follow_up
+    assert (q.kind, q.unit) == (COUNT, "家")
+    assert [t.text for t in q.terms] == ["中试平台"]
+    assert "概念验证中心" in [t.text for t in q.context_terms]
+    assert q.years == ("2024",)
+    assert q.search_text.startswith("2024年计划建成几家概念验证中心")
+
+
+def test_a_full_question_after_history_is_not_a_follow_up() -> None:
+    q = analyse("市科创基金累计投资金额是多少？", ["2024年计划建成几家概念验证中心？"])
+    assert not q.is_follow_up
+    assert q.search_text == "市科创基金累计投资金额是多少?"
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [{"role": "user", "content": "上一个问题"}, {"role": "assistant", "content": "回答"}],
+        ["上一个问题"],
+        [("上一个问题", "回答")],
+    ],
+)
+def test_previous_question_reads_every_history_shape(history: list[object]) -> None:
+    assert previous_question(history) == "上一个问题"
+
+
+def test_qualifiers_and_years_are_kept() -> None:
+    q = analyse("2025年每家概念验证中心补助多少？")
+    assert q.years == ("2025",)
+    assert q.qualifiers == ("每家",)
+
+
+def test_unit_groups() -> None:
+    assert "家" in unit_group("个")
+    assert "个工作日" in unit_group("天")
+    assert unit_group("亿元") == frozenset({"亿元"})
+
+
+def test_word_lists_are_well_formed() -> None:
+    for line in _data_lines("synonyms.tsv"):
+        assert len(line.split("\t")) >= 2, line
+    fillers = _data_lines("query_fillers.txt")
+    assert len(fillers) == len(set(fillers)), "a filler is listed twice"
+    assert synonym_map()["高企"] >= {"高企", "高新技术企业"}
+    for line in _data_lines("attribute_units.tsv"):
+        assert len(line.split("\t")) >= 2, line

@@ -1,0 +1,57 @@
+"""Retrieval pieces that need no model: rank fusion and letter scoping."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.retrieval import fuse, scope_from_text
+from chatbot.schema import LetterInfo, LetterMeta
+
+
+def test_fuse_is_reciprocal_rank_scaled_to_one() -> None:
+    scores = fuse([[1, 2, 3], [2, 1]], k=60)
+    assert scores[1] == pytest.approx((1 / 61 + 1 / 62) / (2 / 61))  # first in one list, second in the other
+    assert scores[1] == scores[2]
+    assert fuse([[7], [7]])[7] == pytest.approx(1.0)  # first everywhere
+    assert scores[3] == pytest.approx((1 / 63) / (2 / 61))
+
+
+def test_fuse_of_nothing_is_empty() -> None:
+    assert fuse([]) == {}
+
+
+LETTERS = [
+    LetterInfo(
+        doc_id="温科提复〔2024〕91号",
+        title="关于加快科技成果落地转化的建议",
+        deputies=("虞振勇",),
+        date="2024-06-26",
+        chunk_count=13,
+        source="a.txt",
+        meta=LetterMeta(doc_number="温科提复〔2024〕91号", proposal_number="817", deputies=("虞振勇",)),
+    ),
+    LetterInfo(
+        doc_id="温财提复〔2024〕15号",
+        title="关于加大对中小微企业融资支持的提案",
+        deputies=("陈立新", "王晓燕"),
+        date="2024-07-15",
+        chunk_count=7,
+        source="b.txt",
+        meta=LetterMeta(doc_number="温财提复〔2024〕15号", proposal_number="156", deputies=("陈立新", "王晓燕")),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("817号建议里科技副总选派了多少人次？", ("温科提复〔2024〕91号",)),
+        ("虞振勇代表的建议是谁答复的", ("温科提复〔2024〕91号",)),
+        ("温财提复〔2024〕15号 的联系人是谁", ("温财提复〔2024〕15号",)),
+        ("王晓燕委员提了什么", ("温财提复〔2024〕15号",)),
+        ("2024年计划建成几家概念验证中心", ()),
+        ("1817号建议", ()),
+    ],
+)
+def test_scope_from_text(question: str, expected: tuple[str, ...]) -> None:
+    assert scope_from_text(question, LETTERS) == expected
