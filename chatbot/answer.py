@@ -78,6 +78,7 @@ def meta_value(field: str, letter: LetterInfo) -> str | None:
     meta = letter.meta
     values = {
         "doc_number": meta.doc_number,
+        "session": meta.session,
         "deputy": "、".join(meta.deputies) or None,
         "contact": "，".join(v for v in (meta.contact_person, meta.contact_phone) if v) or None,
         "cc": "、".join(meta.cc) or None,

@@ -32,7 +32,8 @@ from .query import (
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 VALUE_RE = re.compile(
-    rf"(?P<pre>超过|超|近|约|达到|达|逾|突破)?\s*(?P<num>{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*(?P<mag>万|亿)?\s*"
+    rf"(?P<pre>超过|超|近|约|达到|达|逾|突破|第)?\s*(?P<num>\d+\s*[:：]\s*\d+|{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*"
+    rf"(?P<mag>万|亿)?\s*"
     rf"(?P<unit>{UNITS})?(?P<post>以上|左右|多)?"
 )
 DATE_RE = re.compile(
@@ -94,11 +95,21 @@ def term_found(term: Term, haystack: str) -> float:
     if any(variant in haystack or variant in bare for variant in term.variants):
         return 1.0
     text = term.text
+    if text.endswith("额") and text[:-1] + "金额" in haystack:
+        return 1.0  # 交易额 is 交易金额
+    if len(text) >= 3 and _abbreviates(text, bare):
+        return 0.75  # 个体户 in 个体工商户, 县市区 in 各县（市、区）
     if len(text) >= 4:
         halves = (text[: len(text) // 2], text[len(text) // 2 :])
         if all(h in haystack for h in halves):
             return 0.5
     return 0.0
+
+
+def _abbreviates(term: str, haystack: str) -> bool:
+    """Whether the term's characters stand in order within a short stretch of the haystack."""
+    pattern = "".join(f"{re.escape(c)}[^{re.escape(c)}]{{0,3}}?" for c in term[:-1]) + re.escape(term[-1])
+    return any(len(m.group(0)) <= 2 * len(term) for m in re.finditer(pattern, haystack))
 
 
 def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float:
@@ -199,6 +210,8 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     wanted = frozenset().union(*(attribute_units().get(t.text, frozenset()) for t in question.terms))
     if wanted and not question.unit:
         return unit in wanted  # 比例是多少 is answered by a percentage, not by 80项
+    if question.unit == "倍" and re.search(r"[:：]", num):
+        return True  # 按1:10放大 answers 放大多少倍
     if question.unit:
         if unit is None and "｜" in m.string[max(0, m.start() - 30) : m.start()]:
             return True  # a table cell: the unit stands in the column header

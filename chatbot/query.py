@@ -31,6 +31,12 @@ UNITS = (
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
 ASK_COUNT_RE = re.compile(rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?P<unit>{UNITS})?")
+# Questions that name the unit without a measure word: 百分之多少 → %, 多少钱 → 元.
+ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"百分之(?:几|多少)|百分比|百分点|几成"), "%"),
+    (re.compile(r"多少钱|多少资金|多少经费|多少金额"), "元"),
+    (re.compile(r"多少倍|几倍|放大.{0,4}(?:多少|几)"), "倍"),
+)
 ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之")
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
@@ -56,6 +62,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"哪位代表|哪个代表|哪些代表|哪位委员|哪个委员|哪些委员|哪几位|代表是谁|委员是谁|谁提|谁的建议|谁的提案|提出人"
         ),
     ),
+    ("session", re.compile(r"哪次会议|什么会议|哪个会议|哪届会议|哪一次会议")),
     ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
     ("unit", re.compile(r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复|落款")),
     (
@@ -183,6 +190,8 @@ def content_terms(text: str) -> tuple[Term, ...]:
     answer and weighs 0.25.
     """
     text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", normalize(text)))
+    for pattern, _ in ASK_UNIT_RES:
+        text = pattern.sub(" ", text)
     text = re.sub(rf"(?:几|多少)\s*(?:{UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
     terms: dict[str, Term] = {}
     after_question_word = False
@@ -218,6 +227,9 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
         return LIST, None, None
     if count and count.group("unit"):
         return COUNT, count.group("unit"), None
+    for pattern, unit in ASK_UNIT_RES:
+        if pattern.search(text):
+            return COUNT, unit, None
     if ASK_SIZE_RE.search(text):
         return COUNT, None, None
     return WHAT, None, None

@@ -64,6 +64,18 @@ def test_table_cell_takes_unit_from_header() -> None:
     assert (window.text, window.value) == ("鹿城区｜320", "320")
 
 
+def test_ordinal_and_ratio_values() -> None:
+    assert best_window(analyse("年度完成率排全省第几？"), "年度完成率全省第1,其中……").value == "第1"
+    ratio = best_window(analyse("风险池资金撬动银行贷款放大多少倍"), "风险池资金2亿元，合作银行按1:10放大发放贷款。")
+    assert ratio.value == "1:10"
+
+
+def test_abbreviation_matches_the_full_name() -> None:
+    window = best_window(analyse("融资担保服务了多少小微企业和个体户"), "融资担保机构服务小微企业和个体工商户1.2万户，担保费率降至0.8%。")
+    assert window.missing == ()
+    assert window.value == "1.2万户"
+
+
 def test_year_not_in_passage_is_flagged() -> None:
     window = best_window(analyse("2025年计划建成几家概念验证中心？"), PLAN)
     assert not window.years_ok

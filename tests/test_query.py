@@ -37,6 +37,10 @@ from chatbot.query import (
         ("答复函的联系人和联系电话是什么？", META, None, "contact"),
         ("答复函抄送给了哪些单位？", META, None, "cc"),
         ("温财提复〔2024〕15号是哪天答复的？", META, None, "date"),
+        ("建议是在哪次会议上提的", META, None, "session"),
+        ("激光器采购成本降了百分之多少", COUNT, "%", None),
+        ("市科创基金投资了多少钱", COUNT, "元", None),
+        ("风险池资金撬动银行贷款放大多少倍", COUNT, "倍", None),
         ("这封答复函是哪个单位发的？", META, None, "unit"),
     ],
 )
@@ -105,7 +109,8 @@ def test_qualifiers_and_years_are_kept() -> None:
 def test_unit_groups() -> None:
     assert "家" in unit_group("个")
     assert "个工作日" in unit_group("天")
-    assert unit_group("亿元") == frozenset({"亿元"})
+    assert {"元", "万元", "亿"} <= unit_group("亿元")
+    assert unit_group("瓦") == frozenset({"瓦"})
 
 
 def test_word_lists_are_well_formed() -> None:
