@@ -71,7 +71,8 @@ def test_ordinal_and_ratio_values() -> None:
 
 
 def test_abbreviation_matches_the_full_name() -> None:
-    window = best_window(analyse("融资担保服务了多少小微企业和个体户"), "融资担保机构服务小微企业和个体工商户1.2万户，担保费率降至0.8%。")
+    text = "融资担保机构服务小微企业和个体工商户1.2万户，担保费率降至0.8%。"
+    window = best_window(analyse("融资担保服务了多少小微企业和个体户"), text)
     assert window.missing == ()
     assert window.value == "1.2万户"
 
