@@ -69,10 +69,11 @@ def idx_corpus(idx_settings):
 # --- real-model fixtures (tests/test_answer.py, test_cli_ask.py …): one model and one index per session -------
 @_idx_pytest.fixture(scope="session")
 def real_embedder():
-    """The packaged m3e-small model, loaded once for the whole session."""
-    from chatbot.embedding import SentenceTransformerEmbedder
+    """The default model and backend (packaged m3e-small, ONNX int8), loaded once for the whole session."""
+    from chatbot.config import load_settings
+    from chatbot.embedding import load_embedder
 
-    return SentenceTransformerEmbedder("m3e-small")
+    return load_embedder(load_settings())
 
 
 REAL_LETTERS = ("温科提复〔2024〕91号.txt",)
