@@ -1,0 +1,181 @@
+"""The HTTP API for developers, on the web app's FastAPI instance.
+
+GET /api/retrieve?q=…&k=…   → {"question", "passages": [Passage…]}
+POST /api/ask {"question", "history"?, "k"?} → the Answer JSON of DESIGN.md
+GET /api/letters            → {"letters": [LetterInfo…]}
+GET /healthz                → {"status": "ok", "letters", "chunks", "generation"}
+
+Every bad request gets a 4xx with {"error": "…"}; errors of the library map to 4xx/503 with their message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+# Imported at module level: FastAPI resolves the route signatures' annotations in this module's globals.
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .errors import ChatbotError, DocumentError, QueryError
+
+if TYPE_CHECKING:
+    from .service import Chatbot
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_QUESTION_CHARS = 500
+MAX_K = 50
+DEFAULT_K = 5
+MAX_HISTORY = 50
+
+
+class BadRequest(Exception):
+    """A request the API refuses; `status` is the HTTP status, the message goes into {"error": …}."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_question(value: Any, field: str = "q") -> str:
+    if value is None:
+        raise BadRequest(f"missing {field}: pass the question, e.g. {field}=2024年计划建成几家概念验证中心")
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} must be a string")
+    question = value.strip()
+    if not question:
+        raise BadRequest(f"{field} is empty: pass a question")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise BadRequest(f"{field} is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return question
+
+
+def parse_k(value: Any) -> int:
+    """k from a query string ("5") or JSON (5); None means the default."""
+    if value is None:
+        return DEFAULT_K
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadRequest(f"k must be an integer from 1 to {MAX_K}")
+    try:
+        k = int(value)
+    except ValueError:
+        raise BadRequest(f"k must be an integer from 1 to {MAX_K}, got {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise BadRequest(f"k must be an integer from 1 to {MAX_K}, got {k}")
+    return k
+
+
+def parse_history(value: Any) -> list[dict[str, str] | str]:
+    """Prior turns: plain questions or {"role": "user"|"assistant", "content": str} messages."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequest("history must be a list of prior questions or {role, content} messages")
+    if len(value) > MAX_HISTORY:
+        raise BadRequest(f"history has {len(value)} items; the limit is {MAX_HISTORY}")
+    turns: list[dict[str, str] | str] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            turns.append(item)
+        elif (
+            isinstance(item, dict)
+            and item.get("role") in ("user", "assistant")
+            and isinstance(item.get("content"), str)
+        ):
+            turns.append({"role": item["role"], "content": item["content"]})
+        else:
+            raise BadRequest(f"history[{i}] must be a string or {{role: user|assistant, content: string}}")
+    return turns
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing (413) anything above `limit` before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"request body is larger than {limit // 1024} KB", status=413)
+    body = bytearray()
+    async for part in request.stream():
+        body.extend(part)
+        if len(body) > limit:
+            raise BadRequest(f"request body is larger than {limit // 1024} KB", status=413)
+    return bytes(body)
+
+
+def parse_ask_body(body: bytes) -> tuple[str, list[dict[str, str] | str], int]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"body is not JSON ({e}): send {{\"question\": \"…\"}}") from None
+    if not isinstance(data, dict):
+        raise BadRequest('body must be a JSON object: {"question": "…", "history": [...], "k": 5}')
+    unknown = set(data) - {"question", "history", "k"}
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}; use question, history, k")
+    return parse_question(data.get("question"), "question"), parse_history(data.get("history")), parse_k(
+        data.get("k")
+    )
+
+
+def error_status(error: ChatbotError) -> int:
+    """QueryError and DocumentError are the caller's to fix (400); the rest mean the index or model is
+    not usable right now (503)."""
+    return 400 if isinstance(error, QueryError | DocumentError) else 503
+
+
+def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
+    """Register the routes and the error handlers that turn failures into JSON."""
+
+    def error(message: str, status: int) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    async def on_bad_request(request: Request, exc: Exception) -> JSONResponse:
+        return error(str(exc), getattr(exc, "status", 400))
+
+    async def on_library_error(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error(str(exc), error_status(exc) if isinstance(exc, ChatbotError) else 503)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        return error(f"bad request: {exc}", 400)
+
+    app.add_exception_handler(BadRequest, on_bad_request)
+    app.add_exception_handler(ChatbotError, on_library_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+
+    @app.get("/api/retrieve")
+    def api_retrieve(request: Request) -> JSONResponse:
+        params = request.query_params
+        question, k = parse_question(params.get("q")), parse_k(params.get("k"))
+        doc_ids = params.getlist("doc_id") or None
+        passages = bot.retrieve(question, k=k, doc_ids=doc_ids)
+        return JSONResponse({"question": question, "passages": [asdict(p) for p in passages]})
+
+    @app.post("/api/ask")
+    async def api_ask(request: Request) -> JSONResponse:
+        question, history, k = parse_ask_body(await read_body(request))
+        answer = await run_in_threadpool(bot.answer, question, history, k)
+        return JSONResponse(asdict(answer))
+
+    @app.get("/api/letters")
+    def api_letters() -> JSONResponse:
+        return JSONResponse({"letters": [asdict(letter) for letter in bot.letters()]})
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        snapshot = bot.snapshot()
+        letters = snapshot.letters()
+        return JSONResponse(
+            {
+                "status": "ok",
+                "letters": len(letters),
+                "chunks": sum(letter.chunk_count for letter in letters),
+                "generation": snapshot.generation,
+            }
+        )

@@ -1,0 +1,250 @@
+"""What the chat window shows: its Chinese strings and the HTML/markdown built from letters and questions.
+
+Every piece of letter text, file name and user text goes through `html.escape` here before it reaches a
+component: `gr.HTML` is not sanitized at all, and user messages are rendered as markdown.
+Pure functions, no Gradio import, so the tests can check the exact markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .schema import Answer, LetterInfo, Passage
+
+APP_TITLE = "答复函问答"
+ADMIN_TITLE = "答复函管理（工作人员）"
+ADMIN_LOGIN_MESSAGE = "答复函管理（工作人员）：用户名填 admin，密码为服务器设置的 CHATBOT_ADMIN_PASSWORD。"
+INTRO = (
+    "### 答复函问答\n"
+    "用平常的话提问，回答会先给出结论，再引用答复函原文，并注明出自哪份答复函的哪一部分。"
+)
+EXAMPLE_QUESTIONS = (
+    "2024年计划建成几家概念验证中心",
+    "2023年度新增了多少家高新技术企业？",
+    "市科创基金的规模是多少？",
+    "这份答复函的联系人是谁？",
+)
+EXAMPLES_LABEL = "试试这些问题："
+QUESTION_LABEL = "您的问题"
+QUESTION_PLACEHOLDER = "例如：2024年计划建成几家概念验证中心？（按回车发送）"
+SEND_LABEL = "提问"
+CLEAR_LABEL = "清空对话"
+CHAT_LABEL = "对话"
+TAB_CHAT = "问答"
+TAB_LETTERS = "已收录的答复函"
+LETTERS_INTRO = "以下答复函可以提问。"
+REFRESH_LABEL = "刷新列表"
+SOURCES_EMPTY = '<div class="sources-empty">提问后，这里会列出回答所依据的答复函原文。</div>'
+SOURCES_HEADING = "依据的原文"
+OTHERS_HEADING = "其他相关段落"
+RELATED_HEADING = "可能相关的内容"
+RELATED_NOTE = "答复函中没有直接回答这个问题的内容。以下段落可能相关，仅供参考。"
+SCORE_LABEL = "检索得分"
+QUESTION_TOO_LONG = "问题太长了（最多 {limit} 个字），请精简后再问。"
+ANSWER_FAILED = "暂时无法回答：{reason}"
+NO_LETTERS = "目前还没有收录任何答复函。"
+LETTER_COLUMNS = ("文号", "标题", "代表", "日期", "片段数")
+
+SERVING = "答复函问答已启动：{url}  （按 Ctrl+C 停止）"
+SERVING_ADMIN = "工作人员页面：{url}  （用户名 {user}，密码即 CHATBOT_ADMIN_PASSWORD）"
+
+# Staff page
+ADMIN_INTRO = (
+    "### 答复函管理\n"
+    "上传新的答复函（.docx、.pdf、.txt、.md）后会自动建立索引；建立索引期间问答照常可用。"
+)
+TAB_UPLOAD = "上传答复函"
+TAB_MANAGE = "删除与重建"
+TAB_PROBE = "命中测试"
+UPLOAD_LABEL = "选择文件（.docx / .pdf / .txt / .md，单个不超过 {mb} MB）"
+UPLOAD_BUTTON = "上传并建立索引"
+UPLOAD_NOTHING = "请先选择要上传的文件。"
+UPLOAD_BAD_TYPE = "不支持的文件类型（只接受 .docx、.pdf、.txt、.md）"
+UPLOAD_TOO_BIG = "文件超过 {mb} MB 的上限"
+REMOVE_LABEL = "要删除的答复函（文号）"
+REMOVE_BUTTON = "删除"
+REMOVED = "已删除 {doc}（原文件 {file} 已移到语料文件夹的 .removed 子文件夹）。"
+INDEXING = "正在读取答复函并建立索引…"
+REMOVE_NOTHING = "请先选择要删除的答复函。"
+REBUILD_FULL_LABEL = "全部重新计算向量（较慢）"
+REBUILD_BUTTON = "重建索引"
+PROBE_QUESTION_LABEL = "测试问题"
+PROBE_K_LABEL = "返回条数"
+PROBE_BUTTON = "测试"
+PROBE_EMPTY = "请输入测试问题。"
+PROBE_COLUMNS = ("名次", "文号", "位置", "原文", "向量", "BM25", "融合", "最终得分")
+ACTION_FAILED = "操作失败：{reason}"
+REPORT_TITLE = "**索引已更新**（用时 {seconds:.1f} 秒，计算向量的片段 {chunks} 个）"
+REPORT_LINES = (
+    ("added", "新增"),
+    ("replaced", "替换"),
+    ("removed", "删除"),
+    ("unchanged", "未变"),
+)
+REPORT_SKIPPED = "跳过"
+
+CSS = """
+.sources { font-size: 0.95em; line-height: 1.6; max-height: 680px; overflow-y: auto; padding-right: 4px; }
+.sources h3 { margin: 0 0 .5em 0; font-size: 1.05em; }
+.sources .related-note { color: var(--body-text-color-subdued); margin-bottom: .6em; }
+.sources ol { padding-left: 1.2em; margin: 0; }
+.sources li { margin-bottom: .9em; padding: .6em .8em; border: 1px solid var(--border-color-primary);
+  border-radius: 8px; background: var(--background-fill-secondary); }
+.sources .src-title { font-weight: 600; }
+.sources .src-section { color: var(--body-text-color-subdued); font-size: .9em; }
+.sources .src-text { margin-top: .3em; white-space: pre-wrap; }
+.sources .src-score { color: var(--body-text-color-subdued); font-size: .85em; margin-top: .2em; }
+.sources h3.others { margin-top: 1em; color: var(--body-text-color-subdued); }
+.sources ol.others li { background: transparent; }
+.sources ol.others mark { background: #fef3c7; }
+.sources.abstained li { background: transparent; border-style: dashed; }
+.sources-empty { color: var(--body-text-color-subdued); padding: 1em; }
+mark { background: #fde68a; color: inherit; padding: 0 .1em; border-radius: 2px; }
+table.letters, table.probe { border-collapse: collapse; width: 100%; font-size: .95em; }
+table.letters th, table.letters td, table.probe th, table.probe td {
+  border: 1px solid var(--border-color-primary); padding: .35em .5em; text-align: left; vertical-align: top; }
+table.probe td.text { white-space: pre-wrap; max-width: 40em; }
+#examples button { font-size: .9em; }
+"""
+
+# CommonMark lets a backslash escape any ASCII punctuation; `&<>"'` are left to html.escape.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$=])")
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
+
+
+def escape_text(text: str) -> str:
+    """Text that shows literally in HTML (attributes too)."""
+    return html.escape(text, quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """User text that shows literally when rendered as markdown: no links, images, emphasis or HTML."""
+    return escape_text(_MARKDOWN_SPECIAL.sub(r"\\\1", text))
+
+
+def highlight(text: str, quote: str) -> str:
+    """Escaped `text` with every part of `quote` it contains wrapped in <mark>.
+
+    The quote is usually one contiguous run of the text; when it is several sentences that are not
+    adjacent, each sentence found is marked on its own.
+    """
+    quote = quote.strip()
+    pieces = [quote] if quote and quote in text else [s.strip() for s in _SENTENCE.findall(quote)]
+    spans: list[tuple[int, int]] = []
+    for piece in pieces:
+        if len(piece) < 2:
+            continue
+        start = text.find(piece)
+        if start >= 0 and not any(a < start + len(piece) and start < b for a, b in spans):
+            spans.append((start, start + len(piece)))
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        out.append(escape_text(text[pos:start]))
+        out.append(f"<mark>{escape_text(text[start:end])}</mark>")
+        pos = end
+    out.append(escape_text(text[pos:]))
+    return "".join(out)
+
+
+def citation(passage: Passage) -> str:
+    """《title》（文号）, escaped."""
+    title = f"《{passage.title}》" if passage.title else ""
+    return f'<span class="src-title">{escape_text(title)}</span>（{escape_text(passage.doc_id)}）'
+
+
+def _source_item(passage: Passage, marked: bool) -> str:
+    body = highlight(passage.text, passage.quote) if marked else escape_text(passage.text)
+    return (
+        "<li>"
+        f'<div class="src-head">{citation(passage)}</div>'
+        f'<div class="src-section">{escape_text(passage.section)}</div>'
+        f'<div class="src-text">{body}</div>'
+        f'<div class="src-score">{SCORE_LABEL} {passage.score:.2f}</div>'
+        "</li>"
+    )
+
+
+def sources_html(answer: Answer) -> str:
+    """The sources panel beside the chat: passages with section path, score and the highlighted quote.
+
+    The first passage is the one the answer cites; the others follow under their own heading, their best
+    sentence marked more faintly. An abstention shows every passage as "possibly related", without
+    highlighting: nothing in them answers the question, and a highlight would suggest that something does.
+    """
+    if not answer.passages:
+        return SOURCES_EMPTY
+    if answer.abstained:
+        items = "".join(_source_item(p, marked=False) for p in answer.passages)
+        head = f'<h3>{RELATED_HEADING}</h3><div class="related-note">{RELATED_NOTE}</div>'
+        return f'<div class="sources abstained">{head}<ol>{items}</ol></div>'
+    cited, *others = answer.passages
+    html = f'<div class="sources"><h3>{SOURCES_HEADING}</h3><ol class="cited">{_source_item(cited, True)}</ol>'
+    if others:
+        items = "".join(_source_item(p, marked=True) for p in others)
+        html += f'<h3 class="others">{OTHERS_HEADING}</h3><ol class="others" start="2">{items}</ol>'
+    return html + "</div>"
+
+
+def _table(css_class: str, columns: Sequence[str], rows: Iterable[Sequence[tuple[str, str]]]) -> str:
+    """An HTML table; each cell is (css class, already escaped html)."""
+    head = "".join(f"<th>{escape_text(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{cls}">{cell}</td>' for cls, cell in row) + "</tr>" for row in rows
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def letters_html(letters: Sequence[LetterInfo]) -> str:
+    """The letters a deputy can ask about: 文号, 标题, 代表, 日期, 片段数."""
+    if not letters:
+        return f'<div class="sources-empty">{NO_LETTERS}</div>'
+    rows = [
+        [
+            ("doc", escape_text(letter.doc_id)),
+            ("title", escape_text(letter.title or "")),
+            ("deputies", escape_text("、".join(letter.deputies))),
+            ("date", escape_text(letter.date or "")),
+            ("count", str(letter.chunk_count)),
+        ]
+        for letter in letters
+    ]
+    return _table("letters", LETTER_COLUMNS, rows)
+
+
+def _score(value: Any) -> str:
+    return "" if value is None else f"{float(value):.3f}"
+
+
+def probe_html(rows: Sequence[dict[str, Any]]) -> str:
+    """命中测试: the top-k passages with their dense, BM25, fused and final scores."""
+    if not rows:
+        return f'<div class="sources-empty">{escape_text(PROBE_EMPTY)}</div>'
+    cells = [
+        [
+            ("rank", escape_text(str(row.get("rank", "")))),
+            ("doc", escape_text(str(row.get("doc_id", "")))),
+            ("section", escape_text(str(row.get("section", "")))),
+            ("text", highlight(str(row.get("text", "")), str(row.get("quote", "")))),
+            ("dense", _score(row.get("dense"))),
+            ("bm25", _score(row.get("bm25"))),
+            ("fused", _score(row.get("fused"))),
+            ("score", _score(row.get("score"))),
+        ]
+        for row in rows
+    ]
+    return _table("probe", PROBE_COLUMNS, cells)
+
+
+def report_markdown(report: Any) -> str:
+    """A BuildReport as markdown for the staff page; file names and reasons escaped."""
+    lines = [REPORT_TITLE.format(seconds=report.seconds, chunks=report.chunks_embedded)]
+    for attr, label in REPORT_LINES:
+        names = list(getattr(report, attr, ()) or ())
+        if names:
+            lines.append(f"- {label}（{len(names)}）：" + "、".join(escape_markdown(str(n)) for n in names))
+    for name, reason in getattr(report, "skipped", ()) or ():
+        lines.append(f"- {REPORT_SKIPPED}：{escape_markdown(str(name))} — {escape_markdown(str(reason))}")
+    return "\n".join(lines)
