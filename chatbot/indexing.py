@@ -17,7 +17,7 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 32
 REMOVED_DIR = ".removed"  # inside the corpus: where removed or replaced letter files are kept
+Progress = bool | Callable[[float, str], None]  # True: tqdm bars (CLI); a callback: the staff page
+READING_PROGRESS = "正在读取 {name}"
+EMBEDDING_PROGRESS = "正在向量化：{done}/{total} 个片段"
 
 
 @dataclass
@@ -82,16 +85,27 @@ def _parse(path: Path, settings: Settings) -> ParsedLetter:
     return ParsedLetter(doc, chunks, path.stat().st_mtime)
 
 
-def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False) -> np.ndarray:
-    """Encode in batches of similar length (less padding: ~2x faster), rows in the order of `texts`."""
+def notify(progress: Progress, fraction: float, desc: str) -> None:
+    """Tell a caller's progress callback (the staff page) how far a write has come."""
+    if callable(progress):
+        progress(min(max(fraction, 0.0), 1.0), desc)
+
+
+def embed_texts(embedder: Embedder, texts: list[str], *, progress: Progress = False) -> np.ndarray:
+    """Encode in batches of similar length (less padding: ~2x faster), rows in the order of `texts`.
+
+    `progress`: True for a tqdm bar (CLI), or a callback(fraction, description) (staff page).
+    """
     from tqdm import tqdm
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     starts = range(0, len(order), EMBED_BATCH)
-    for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+    for start in tqdm(starts, desc="embedding", unit="batch", disable=progress is not True):
         rows = order[start : start + EMBED_BATCH]
         out[rows] = embedder.encode([texts[i] for i in rows])
+        done = min(start + EMBED_BATCH, len(order))
+        notify(progress, 0.2 + 0.75 * done / len(order), EMBEDDING_PROGRESS.format(done=done, total=len(order)))
     return out
 
 def _needs_full(index_dir: Path, conn: sqlite3.Connection, embedder: Embedder, full: bool) -> bool:
@@ -115,7 +129,7 @@ def _needs_full(index_dir: Path, conn: sqlite3.Connection, embedder: Embedder, f
     return False
 
 def _apply(index_dir: Path, conn: sqlite3.Connection, change: Change, embedder: Embedder,
-           report: BuildReport, progress: bool) -> None:
+           report: BuildReport, progress: Progress) -> None:
     """Embed the new letters, write their segment, commit, then merge small segments if there are many."""
     chunks = [c for item in change.new for c in item.chunks]
     segment = None
@@ -130,7 +144,7 @@ def _apply(index_dir: Path, conn: sqlite3.Connection, change: Change, embedder: 
 
 # --- public API -----------------------------------------------------------------------------------------
 def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
-                progress: bool = False) -> BuildReport:
+                progress: Progress = False) -> BuildReport:
     """Bring the index at settings.index_dir up to date with settings.corpus_dir.
 
     Incremental by file content hash: unchanged files are not read again, new and changed ones are parsed
@@ -154,7 +168,8 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
         files = iter_corpus_files(corpus)
         parsed: list[ParsedLetter] = []
         kept: dict[str, tuple[str, float]] = {}  # unchanged: doc_id -> (source, mtime)
-        for path in tqdm(files, desc="reading", unit="file", disable=not progress):
+        for number, path in enumerate(tqdm(files, desc="reading", unit="file", disable=progress is not True)):
+            notify(progress, 0.2 * number / max(len(files), 1), READING_PROGRESS.format(name=path.name))
             if not full and path.name in old and old[path.name][1] == file_sha256(path):
                 kept[old[path.name][0]] = (path.name, path.stat().st_mtime)
                 continue
@@ -233,7 +248,7 @@ def _move_to_removed(corpus: Path, source: str) -> None:
 
 
 def add_files(settings: Settings, embedder: Embedder, files: Sequence[Path], *,
-              progress: bool = False) -> BuildReport:
+              progress: Progress = False) -> BuildReport:
     """Copy letter files into the corpus and index them; a letter with a known 文号 replaces the old one.
 
     Every file is read and chunked first: one bad file raises DocumentError and nothing changes.
@@ -241,7 +256,8 @@ def add_files(settings: Settings, embedder: Embedder, files: Sequence[Path], *,
     started, report = time.monotonic(), BuildReport()
     corpus, index_dir = Path(settings.corpus_dir), Path(settings.index_dir)
     items: dict[str, tuple[Path, ParsedLetter]] = {}
-    for path in (Path(f) for f in files):
+    for number, path in enumerate(Path(f) for f in files):
+        notify(progress, 0.2 * number / len(files), READING_PROGRESS.format(name=path.name))
         if not path.is_file():
             raise DocumentError(path, "no such file")
         item = _parse(path, settings)

@@ -93,7 +93,8 @@ class Chatbot:
         scope = list(doc_ids) if doc_ids else list(self._scope(parsed, history, list(letters.values()))) or None
         parsed = replace(parsed, scope_doc_ids=tuple(scope or ()))
         hits, snapshot = self._hits(parsed, max(k, 5), scope)
-        return _trim(compose(parsed, hits, letters), k)
+        reply = compose(parsed, hits, letters)
+        return Answer(question, reply.answer, reply.direct_answer, reply.abstained, reply.passages[:k])
 
     @staticmethod
     def _scope(question: Question, history: Sequence[Any] | None, letters: list[LetterInfo]) -> tuple[str, ...]:
@@ -130,7 +131,7 @@ class Chatbot:
 
     def add_files(self, files: Sequence[Path], progress: Progress | None = None) -> BuildReport:
         with self._write_lock:
-            return add_files(self.settings, self.embedder, list(files), progress=progress is not None)
+            return add_files(self.settings, self.embedder, list(files), progress=progress or False)
 
     def remove(self, doc_id: str) -> str:
         with self._write_lock:
@@ -138,7 +139,7 @@ class Chatbot:
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         with self._write_lock:
-            return build_index(self.settings, self.embedder, full=full, progress=progress is not None)
+            return build_index(self.settings, self.embedder, full=full, progress=progress or False)
 
 
 def _checked(question: str) -> str:
@@ -147,10 +148,6 @@ def _checked(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
     return question
-
-
-def _trim(answer: Answer, k: int) -> Answer:
-    return Answer(answer.question, answer.answer, answer.direct_answer, answer.abstained, answer.passages[:k])
 
 
 _chatbots: dict[Path, Chatbot] = {}

@@ -81,3 +81,19 @@ def test_missing_index_says_which_command_builds_it(idx_settings) -> None:
 
 def test_one_chatbot_per_index_folder(idx_settings) -> None:
     assert get_chatbot(idx_settings) is get_chatbot(idx_settings)
+
+
+def test_staff_writes_report_progress(bot, idx_settings, tmp_path) -> None:
+    letter = tmp_path / "温科提复〔2024〕105号.txt"
+    letter.write_text(idx_letter_text("温科提复〔2024〕105号", "孙丽", number="105"), encoding="utf-8")
+    seen: list[tuple[float, str]] = []
+    report = bot.add_files([letter], progress=lambda fraction, desc: seen.append((fraction, desc)))
+    assert report.added == ["温科提复〔2024〕105号"]
+    assert seen[0] == (0.0, "正在读取 温科提复〔2024〕105号.txt")
+    assert seen[-1][0] == pytest.approx(0.95)
+    assert seen[-1][1].startswith("正在向量化：")
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_answer_echoes_the_question_as_asked(bot) -> None:
+    assert bot.answer("2024年计划建设海洋牧场几个？").question == "2024年计划建设海洋牧场几个？"
