@@ -29,7 +29,8 @@ install: $(STAMP)
 # Debian's chromium (Playwright cannot download browsers here) and a CJK font for the browser test.
 $(APT_STAMP): | $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi'; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei; \
+	  SUDO=$$([ "$$(id -u)" -ne 0 ] && echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-wqy-microhei; \
 	fi
 	touch $(APT_STAMP)
 

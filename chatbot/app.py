@@ -108,7 +108,7 @@ def ask(
     message = (message or "").strip()
     if not message:
         return "", history, turns, _unchanged()
-    user = {"role": "user", "content": T.escape_markdown(message)}
+    user = {"role": "user", "content": T.literal_markdown(message)}
     if len(message) > MAX_QUESTION_CHARS:
         reply = T.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)
         return "", [*history, user, {"role": "assistant", "content": reply}], turns, _unchanged()
@@ -116,7 +116,7 @@ def ask(
         answer = bot.answer(message, history=list(turns))
     except ChatbotError as e:
         log.warning("cannot answer %r: %s", message, e)
-        reply = T.ANSWER_FAILED.format(reason=T.escape_markdown(str(e)))
+        reply = T.ANSWER_FAILED.format(reason=T.literal_markdown(str(e)))
         return "", [*history, user, {"role": "assistant", "content": reply}], turns, _unchanged()
     said = {"role": "assistant", "content": answer.answer}
     new_turns = [*turns, {"role": "user", "content": message}, said]
@@ -225,7 +225,7 @@ def upload_letters(bot: Chatbot, paths: Sequence[str], max_file_mb: float, progr
     if not paths:
         return T.UPLOAD_NOTHING
     accepted, refused = screen_uploads(paths, max_file_mb)
-    lines = [f"- {T.REPORT_SKIPPED}：{T.escape_markdown(n)} — {r}" for n, r in refused]
+    lines = [f"- {T.REPORT_SKIPPED}：{T.literal_markdown(n)} — {r}" for n, r in refused]
     if accepted:
         with tempfile.TemporaryDirectory(prefix="chatbot-upload-") as tmp:
             staged = []
@@ -249,7 +249,7 @@ def remove_status(bot: Chatbot, doc_id: str | None) -> str:
         source = bot.remove(doc_id)
     except ChatbotError as e:
         return _failure(e)
-    return T.REMOVED.format(doc=T.escape_markdown(doc_id), file=T.escape_markdown(source))
+    return T.REMOVED.format(doc=T.literal_markdown(doc_id), file=T.literal_markdown(source))
 
 
 def rebuild_status(bot: Chatbot, full: bool, progress: Any) -> str:
@@ -273,7 +273,7 @@ def probe_results(bot: Chatbot, question: str, k: int) -> str:
 def _failure(e: ChatbotError) -> str:
     # A DocumentError names a staged temporary path: show the file name the staff uploaded instead.
     reason = f"{Path(e.path).name}: {e.reason}" if isinstance(e, DocumentError) else str(e)
-    return T.ACTION_FAILED.format(reason=T.escape_markdown(reason))
+    return T.ACTION_FAILED.format(reason=T.literal_markdown(reason))
 
 
 def _progress_callback(progress: Any) -> Callable[[float, str], None]:

@@ -120,8 +120,12 @@ def escape_text(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def escape_markdown(text: str) -> str:
-    """User text that shows literally when rendered as markdown: no links, images, emphasis or HTML."""
+def literal_markdown(text: str) -> str:
+    """User text that shows literally when rendered as markdown: no links, images, emphasis or HTML.
+
+    Every markdown character is backslash-escaped, so a typed "# 标题" stays text. (answer.escape_markdown
+    uses HTML entities for fewer characters instead, so that the raw answer strings of the API stay readable.)
+    """
     return escape_text(_MARKDOWN_SPECIAL.sub(r"\\\1", text))
 
 
@@ -244,7 +248,7 @@ def report_markdown(report: Any) -> str:
     for attr, label in REPORT_LINES:
         names = list(getattr(report, attr, ()) or ())
         if names:
-            lines.append(f"- {label}（{len(names)}）：" + "、".join(escape_markdown(str(n)) for n in names))
+            lines.append(f"- {label}（{len(names)}）：" + "、".join(literal_markdown(str(n)) for n in names))
     for name, reason in getattr(report, "skipped", ()) or ():
-        lines.append(f"- {REPORT_SKIPPED}：{escape_markdown(str(name))} — {escape_markdown(str(reason))}")
+        lines.append(f"- {REPORT_SKIPPED}：{literal_markdown(str(name))} — {literal_markdown(str(reason))}")
     return "\n".join(lines)

@@ -131,9 +131,10 @@ def test_sample_questions_meet_targets(real_letter_chatbot) -> None:
     assert report.false_abstention == 0.0
 
 
-def test_own_questions_on_several_letters(real_chatbot) -> None:
+@pytest.mark.parametrize("name", ["questions_multi.jsonl", "questions_heldout.jsonl"])
+def test_own_questions_on_several_letters(real_chatbot, name: str) -> None:
     """Questions written for the tests over four letters (.txt, GBK .txt, .docx, .pdf)."""
-    report = evaluate(real_chatbot, load_questions(DATA / "questions_multi.jsonl"))
+    report = evaluate(real_chatbot, load_questions(DATA / name))
     assert report.hit_at_1 >= 0.9, report.misses
     assert report.answer_at_1 >= 0.9, report.misses
     assert report.abstention >= 0.8, report.misses

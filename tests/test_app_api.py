@@ -267,7 +267,7 @@ def test_chat_turn_shows_answer_and_highlighted_sources(built: tuple[Settings, C
     _, bot = built
     textbox, messages, turns, sources = ask(bot, QUESTION, [], [])
     assert textbox == ""
-    assert messages[0] == {"role": "user", "content": T.escape_markdown(QUESTION)}
+    assert messages[0] == {"role": "user", "content": T.literal_markdown(QUESTION)}
     assert messages[1]["role"] == "assistant" and messages[1]["content"].startswith("**5家**")
     assert turns == [{"role": "user", "content": QUESTION}, messages[1]]
     assert f"<h3>{T.SOURCES_HEADING}</h3>" in sources
