@@ -24,6 +24,7 @@ NOT_FOUND_YEAR = "答复函没有提到{years}年的相关内容。"
 NOT_FOUND_QUALIFIER = "答复函没有说明“{qualifiers}”的情况。"
 POSSIBLY_RELATED = "以下内容可能相关，供参考："
 NO_PASSAGES = "索引中还没有答复函。"
+HOW_TO_ASK = "请直接问答复函里的内容，例如“2024年计划建成几家概念验证中心？”或“答复函的联系人是谁？”。"
 VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
 OTHER_LETTERS = "其他答复函（问题未指明是哪一份；可注明文号或代表姓名）："
 OTHER_LETTERS_MAX = 8
@@ -194,6 +195,8 @@ def compose(question: Question, hits: Sequence[Hit], letters: dict[str, LetterIn
     """Turn reranked hits into the Answer the chat, the CLI and the API show."""
     if not hits:
         return Answer(question.text, NO_PASSAGES, None, True, [])
+    if not question.terms and not question.is_follow_up and question.kind != META:
+        return Answer(question.text, HOW_TO_ASK, None, True, [])  # 你好 / 谢谢: nothing to look up
     evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
     reason = abstention_reason(question, evidence)
     if reason is not None or evidence is None:

@@ -123,7 +123,10 @@ def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float
 
 def best_window(question: Question, text: str, heading: str = "") -> Window:
     """The window of `text` that best answers `question` (`heading`: the passage's section path)."""
-    spans = sentence_spans(text) or [(0, len(text))]
+    headings = {compact(part) for part in heading.split(" › ") if part}
+    # A heading line alone (四、关于“…”的建议) says what a section is about, not what was done.
+    spans = [s for s in sentence_spans(text) if compact(text[s[0] : s[1]]).rstrip("。") not in headings]
+    spans = spans or [(0, len(text))]
     candidates = list(spans)
     if question.kind not in (COUNT, DATE):
         # A figure must stand in the sentence that speaks of the question's terms, so only

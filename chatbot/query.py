@@ -11,7 +11,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,7 +37,7 @@ ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"多少钱|多少资金|多少经费|多少金额"), "元"),
     (re.compile(r"多少倍|几倍|放大.{0,4}(?:多少|几)"), "倍"),
 )
-ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之")
+ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之|人数|数量|总数")
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
 ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
@@ -107,6 +107,16 @@ class Question:
     is_follow_up: bool = False
     previous: str | None = None
     scope_doc_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Documents the question names by number (温政办〔2023〕64号, 817号建议)."""
+        return tuple(compact(m.group(0)) for m in DOC_REF_RE.finditer(self.text))
+
+    def with_terms(self, texts: Sequence[str]) -> Question:
+        """The question with extra strong terms (a named document that is not a letter of the index)."""
+        extra = tuple(Term(t, 1.0, (t,)) for t in texts if t not in {x.text for x in self.terms})
+        return replace(self, terms=self.terms + extra)
 
 
 def normalize(text: str) -> str:

@@ -91,7 +91,10 @@ class Chatbot:
         snapshot = self.snapshot()
         letters = {letter.doc_id: letter for letter in snapshot.letters()}
         scope = list(doc_ids) if doc_ids else list(self._scope(parsed, history, list(letters.values()))) or None
-        parsed = replace(parsed, scope_doc_ids=tuple(scope or ()))
+        # A document named by number that is no letter of the index (温政办〔2023〕64号) is something
+        # the passage must mention, not a letter to search in.
+        cited = [ref for ref in parsed.references if not scope_from_text(ref, list(letters.values()))]
+        parsed = replace(parsed.with_terms(cited), scope_doc_ids=tuple(scope or ()))
         hits, snapshot = self._hits(parsed, max(k, 5), scope)
         reply = compose(parsed, hits, letters)
         return Answer(question, reply.answer, reply.direct_answer, reply.abstained, reply.passages[:k])

@@ -75,6 +75,22 @@ def test_abstains_when_the_letters_do_not_say(real_chatbot, question: str) -> No
     assert reply.passages, "possibly related passages are still listed"
 
 
+def test_greeting_gets_how_to_ask(real_chatbot) -> None:
+    reply = real_chatbot.answer("你好")
+    assert reply.abstained
+    assert reply.answer.startswith("请直接问答复函里的内容")
+
+
+def test_document_cited_inside_a_letter_is_a_term_not_a_scope(real_chatbot) -> None:
+    reply = real_chatbot.answer("温政办〔2023〕64号文件叫什么？")
+    assert not reply.abstained
+    assert "《温州市加快基金业集聚促进股权投资高质量发展若干措施》（温政办〔2023〕64号）" in reply.passages[0].quote
+
+
+def test_attribute_noun_makes_a_figure_question(real_chatbot) -> None:
+    assert real_chatbot.answer("今年科技副总人数").direct_answer == "364人次"
+
+
 def test_follow_up_is_answered_in_context(real_chatbot) -> None:
     first = real_chatbot.answer("2024年计划建成几家概念验证中心？")
     history = [

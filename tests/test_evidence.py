@@ -87,6 +87,13 @@ def test_missing_noun_is_reported() -> None:
     assert "人口" in window.missing
 
 
+def test_heading_line_alone_is_never_the_quote() -> None:
+    heading = "四、关于“借鉴先进地区经验成立温州科技成果转化基金”的建议 › （一）工作进展"
+    text = "四、关于“借鉴先进地区经验成立温州科技成果转化基金”的建议\n（一）工作进展。近年来，我市打造了产业基金体系。"
+    window = best_window(analyse("有没有成立科技成果转化基金"), text, heading=heading)
+    assert window.text == "近年来，我市打造了产业基金体系。"
+
+
 def test_heading_supplies_terms() -> None:
     window = best_window(analyse("下一步要推广哪些成果转化模式？"), PLAN, heading="二、… › （二）下一步工作计划")
     assert "先投后股" in window.text

@@ -1,0 +1,105 @@
+"""The synthetic corpus generator of the benchmarks: deterministic, in the real format, questions answerable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+# benchmarks/ is a folder of the repository, not part of the installed package: import it from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.synthetic import SyntheticLetter, generate, question_rows, write_corpus, write_questions
+from chatbot.chunking import chunk_document
+from chatbot.documents import load_document
+from chatbot.schema import BODY, CLOSING, LETTERHEAD
+
+SUBSECTIONS = ("（一）工作进展", "（二）下一步工作计划")
+
+
+@pytest.fixture(scope="module")
+def letters() -> list[SyntheticLetter]:
+    return generate(60, seed=7)
+
+
+@pytest.fixture(scope="module")
+def corpus(letters: list[SyntheticLetter], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return write_corpus(tmp_path_factory.mktemp("synthetic"), letters)
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_same_seed_gives_identical_letters(letters: list[SyntheticLetter]) -> None:
+    assert generate(60, seed=7) == letters
+    assert generate(60, seed=8) != letters
+
+
+def test_smaller_corpus_is_a_prefix_of_a_larger_one(letters: list[SyntheticLetter]) -> None:
+    assert generate(20, seed=7) == letters[:20]
+
+
+def test_doc_numbers_are_unique_and_varied(letters: list[SyntheticLetter]) -> None:
+    numbers = [letter.doc_number for letter in letters]
+    assert len(set(numbers)) == len(numbers)
+    assert len({n[:2] for n in numbers}) >= 5  # several departments (温科, 温财, 温教 …)
+
+
+def test_every_letter_loads_with_its_metadata(letters: list[SyntheticLetter], corpus: list[Path]) -> None:
+    for letter, path in zip(letters, corpus, strict=True):
+        doc = load_document(path)
+        assert doc.doc_id == letter.doc_number
+        assert doc.warnings == ()
+        meta = doc.meta
+        assert (meta.doc_number, meta.deputies, meta.date) == (letter.doc_number, letter.deputies, letter.date)
+        assert (meta.proposal_kind, meta.proposal_number) == (letter.proposal_kind, letter.proposal_number)
+        assert (meta.title, meta.unit) == (letter.title, letter.unit)
+        assert (meta.contact_person, meta.contact_phone) == (letter.contact_person, letter.contact_phone)
+
+
+def test_every_letter_chunks_into_its_sections(letters: list[SyntheticLetter], corpus: list[Path]) -> None:
+    for letter, path in zip(letters, corpus, strict=True):
+        chunks = chunk_document(load_document(path))
+        assert 2 <= len(letter.sections) <= 6
+        body = {chunk.section for chunk in chunks if chunk.kind == BODY}
+        assert body == {f"{heading} › {sub}" for heading in letter.sections for sub in SUBSECTIONS}
+        assert chunks[0].kind == LETTERHEAD
+        assert chunks[-1].kind == CLOSING
+        assert f"联系人：{letter.contact_person}" in chunks[-1].text
+
+
+def test_each_evidence_is_in_exactly_the_letter_it_names(letters: list[SyntheticLetter]) -> None:
+    texts = {letter.doc_number: _compact(letter.text) for letter in letters}
+    rows = question_rows(letters)
+    assert len(rows) >= 3 * len(letters)
+    for row in rows:
+        holders = [doc for doc, text in texts.items() if _compact(row["evidence"]) in text]
+        assert holders == [row["doc"]], row
+
+
+def test_answers_lie_inside_the_evidence(letters: list[SyntheticLetter]) -> None:
+    for row in question_rows(letters):
+        assert any(_compact(answer) in _compact(row["evidence"]) for answer in row["answers"]), row
+
+
+def test_questions_come_in_several_kinds_and_meta_names_its_letter(letters: list[SyntheticLetter]) -> None:
+    rows = question_rows(letters)
+    kinds = Counter(row["kind"] for row in rows)
+    assert {"factoid", "percent", "money", "meta"} <= set(kinds)
+    by_doc = {letter.doc_number: letter for letter in letters}
+    for row in rows:
+        if row["kind"] == "meta":
+            letter = by_doc[row["doc"]]
+            assert letter.doc_number in row["question"] or letter.deputies[0] in row["question"]
+
+
+def test_question_file_has_the_evaluation_format(letters: list[SyntheticLetter], tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    write_questions(path, letters[:3])
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows == question_rows(letters[:3])
+    assert set(rows[0]) == {"id", "question", "answers", "evidence", "kind", "doc"}
