@@ -37,7 +37,7 @@ VALUE_RE = re.compile(
     rf"(?P<unit>{UNITS})?(?P<post>以上|左右|多)?"
 )
 DATE_RE = re.compile(
-    r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年)"
+    r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
 )
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
 
@@ -188,14 +188,12 @@ def _attribute_words(question: Question, window: str) -> str:
 def find_value(question: Question, text: str, start: int, end: int) -> tuple[str | None, int, int, float]:
     """The number (COUNT) or date (DATE) in text[start:end] nearest to the question's terms,
     with its span and how closely it is bound to them."""
-    if question.kind == DATE:
-        m = DATE_RE.search(text, start, end)
-        return (re.sub(r"\s+", "", m.group(0)), m.start(), m.end(), 1.0) if m else (None, -1, -1, 0.0)
-    if question.kind != COUNT:
+    if question.kind not in (COUNT, DATE):
         return None, -1, -1, 0.0
     best: tuple[float, str, int, int] | None = None
-    for m in VALUE_RE.finditer(text, start, end):
-        if not _is_answer_value(m, question):
+    pattern = DATE_RE if question.kind == DATE else VALUE_RE
+    for m in pattern.finditer(text, start, end):
+        if question.kind == COUNT and not _is_answer_value(m, question):
             continue
         closeness = _closeness(question, text, start, m.start(), m.end())
         if best is None or closeness > best[0]:

@@ -77,6 +77,12 @@ def test_abbreviation_matches_the_full_name() -> None:
     assert window.value == "1.2万户"
 
 
+def test_date_question_takes_the_date_bound_to_its_terms() -> None:
+    fund = "截至2024年4月底，市科创基金注册设立子基金 20支。2023年，我市对市本级产业基金体系进行重新规划。"
+    assert best_window(analyse("市科创基金子基金截至什么时候"), fund).value == "2024年4月底"
+    assert best_window(analyse("概念验证中心计划什么时候建成"), PLAN).value == "2024年"
+
+
 def test_year_not_in_passage_is_flagged() -> None:
     window = best_window(analyse("2025年计划建成几家概念验证中心？"), PLAN)
     assert not window.years_ok
