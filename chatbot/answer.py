@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .evidence import coverage, sentence_spans
+from .evidence import coverage
 from .query import COUNT, DATE, META, Question, compact
 from .retrieval import Hit
 from .schema import Answer, LetterInfo, Passage
@@ -241,8 +241,3 @@ def _abstention_text(question: Question, reason: str, passages: Sequence[Passage
         snippet = passage.quote if len(passage.quote) <= 120 else passage.quote[:120] + "……"
         lines.append(f"- {citation(passage)}：{escape_markdown(snippet)}")
     return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
-
-
-def sentences_of(text: str) -> list[str]:
-    """The sentences of a passage (for the UI's sources panel)."""
-    return [text[a:b] for a, b in sentence_spans(text)]
