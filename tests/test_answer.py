@@ -147,6 +147,12 @@ def test_sample_questions_meet_targets(real_letter_chatbot) -> None:
     assert report.false_abstention == 0.0
 
 
+def test_near_misses_are_all_refused(real_chatbot) -> None:
+    """Questions on the letters' topics whose answer the letters do not give."""
+    report = evaluate(real_chatbot, load_questions(DATA / "questions_nearmiss.jsonl"))
+    assert report.abstention == 1.0, report.misses
+
+
 @pytest.mark.parametrize("name", ["questions_multi.jsonl", "questions_heldout.jsonl"])
 def test_own_questions_on_several_letters(real_chatbot, name: str) -> None:
     """Questions written for the tests over four letters (.txt, GBK .txt, .docx, .pdf)."""
