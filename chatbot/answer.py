@@ -230,9 +230,11 @@ def _other_letters(question: Question, shown: str, letters: dict[str, LetterInfo
         if letter.doc_id != shown and value:
             title, doc_id = escape_markdown(letter.title), escape_markdown(letter.doc_id)
             rows.append(f"- 《{title}》（{doc_id}）：{escape_markdown(value)}")
+        if len(rows) == OTHER_LETTERS_MAX:
+            break
     if not rows:
         return []
-    return [OTHER_LETTERS + "\n\n" + "\n".join(rows[:OTHER_LETTERS_MAX])]
+    return [OTHER_LETTERS + "\n\n" + "\n".join(rows)]
 
 
 def _abstention_text(question: Question, reason: str, passages: Sequence[Passage]) -> str:

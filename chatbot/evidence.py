@@ -114,10 +114,10 @@ def _abbreviates(term: str, haystack: str) -> bool:
 
 def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float:
     """Weighted share of `terms` found in `haystack`; a term only in the heading counts 3/4."""
-    total = sum(t.weight for t in terms)
+    total = sum(t.mass for t in terms)
     if total == 0:
         return 1.0
-    found = sum(t.weight * max(term_found(t, haystack), 0.75 * term_found(t, heading)) for t in terms)
+    found = sum(t.mass * max(term_found(t, haystack), 0.75 * term_found(t, heading)) for t in terms)
     return found / total
 
 

@@ -87,10 +87,16 @@ class Term:
     text: str
     weight: float  # 1.0 for nouns and long terms, 0.5 for verbs and other words
     variants: tuple[str, ...]  # the term and its synonyms, NFKC
+    rarity: float = 1.0  # set by retrieval from the index: words in every passage decide little
 
     @property
     def strong(self) -> bool:
         return self.weight >= 1.0
+
+    @property
+    def mass(self) -> float:
+        """What the term counts for in a passage's coverage."""
+        return self.weight * self.rarity
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,15 @@ questions about the letter itself.
 
 from __future__ import annotations
 
-import re
+import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .embedding import Embedder
 from .errors import QueryError
 from .evidence import Window, best_window
-from .query import META, Question, compact
+from .query import META, Question, Term, compact
 from .schema import CLOSING, LETTERHEAD, Chunk, LetterInfo
 from .store import IndexSnapshot
 from .tokens import tokenize_query
@@ -46,39 +47,56 @@ def fuse(rankings: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     return {item: score / top for item, score in scores.items()} if lists else {}
 
 
-def scope_from_text(text: str, letters: Sequence[LetterInfo]) -> tuple[str, ...]:
-    """Letters a question names by 文号, suggestion number or deputy ("817号建议里……", "虞振勇代表的建议")."""
-    asked = compact(text)
-    found: list[str] = []
-    for letter in letters:
-        meta = letter.meta
-        number = meta.proposal_number
-        names = [d for d in letter.deputies if len(d) >= 2]
-        if (
-            compact(letter.doc_id) in asked
-            or (number and re.search(rf"(?<!\d){re.escape(number)}号", asked))
-            or any(name in asked for name in names)
-        ):
-            found.append(letter.doc_id)
-    return tuple(found)
+class LetterDirectory:
+    """The letters of one index generation, found by the 文号, suggestion number or deputy a text names.
+
+    Built once per generation; a lookup costs the length of the text, not the number of letters.
+    """
+
+    def __init__(self, letters: Sequence[LetterInfo]) -> None:
+        self.by_id = {letter.doc_id: letter for letter in letters}
+        self._keys: dict[str, list[str]] = defaultdict(list)
+        for letter in letters:
+            keys = {compact(letter.doc_id), *(name for name in letter.deputies if len(name) >= 2)}
+            if letter.meta.proposal_number:
+                keys.add(f"{letter.meta.proposal_number}号")
+            for key in keys:
+                self._keys[key].append(letter.doc_id)
+        self._lengths = sorted({len(key) for key in self._keys}, reverse=True)
+
+    def named_in(self, text: str) -> tuple[str, ...]:
+        """Letters named in `text` ("817号建议里……", "虞振勇代表的建议", a 文号), in the order of the index."""
+        asked = compact(text)
+        found: set[str] = set()
+        for length in self._lengths:
+            for start in range(len(asked) - length + 1):
+                ids = self._keys.get(asked[start : start + length])
+                if ids and not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
+                    found.update(ids)  # 817号 inside 1817号 names nothing
+        return tuple(doc_id for doc_id in self.by_id if doc_id in found)
 
 
 class Retriever:
     """Hybrid search over one loaded index snapshot with one embedder."""
 
-    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder) -> None:
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, directory: LetterDirectory | None = None) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
+        self.directory = directory or LetterDirectory(snapshot.letters())
 
     def hits(self, question: Question, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, got {k}")
         scope = list(doc_ids) if doc_ids else None
         if scope:
-            known = {letter.doc_id for letter in self.snapshot.letters()}
-            unknown = [d for d in scope if d not in known]
+            unknown = [d for d in scope if d not in self.directory.by_id]
             if unknown:
                 raise QueryError(f"unknown doc_id(s): {', '.join(unknown)}; `chatbot index list` shows them")
+        question = replace(
+            question,
+            terms=tuple(replace(t, rarity=self.rarity(t)) for t in question.terms),
+            context_terms=tuple(replace(t, rarity=self.rarity(t)) for t in question.context_terms),
+        )
         vector = self.embedder.encode([question.search_text])[0]
         dense = self.snapshot.dense_search(vector, CANDIDATES, doc_ids=scope)
         bm25 = self.snapshot.bm25_search(tokenize_query(question.search_text), CANDIDATES, doc_ids=scope)
@@ -92,6 +110,13 @@ class Retriever:
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def rarity(self, term: Term) -> float:
+        """0.4 for a word in every passage up to 1 for a word in none: among many letters that share
+        their wording, the rare words of a question (a place, a name) tell the passages apart."""
+        n = max(self.snapshot.num_chunks, 1)
+        df = max(self.snapshot.doc_freq(variant.lower()) for variant in term.variants)
+        return 0.4 + 0.6 * math.log(1 + n / (df + 1)) / math.log(1 + n)
 
     def _rerank(
         self, question: Question, chunk: Chunk, dense: float | None, bm25: float | None, fused: float

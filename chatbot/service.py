@@ -14,13 +14,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .answer import compose
+from .answer import compose, to_passage
 from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
 from .query import LETTER_WORDS_RE, Question, analyse
-from .retrieval import Hit, Retriever, scope_from_text
+from .retrieval import LetterDirectory, Retriever
 from .schema import Answer, LetterInfo, Passage
 from .store import IndexSnapshot, index_generation, open_index
 
@@ -37,6 +37,7 @@ class Chatbot:
         self.settings = settings
         self._embedder = embedder
         self._snapshot: IndexSnapshot | None = None
+        self._directory: tuple[int, LetterDirectory] | None = None
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
@@ -63,21 +64,21 @@ class Chatbot:
                 log.info("loaded index %s (generation %s)", self.settings.index_dir, self._snapshot.generation)
             return self._snapshot
 
-    def _hits(self, question: Question, k: int, doc_ids: Sequence[str] | None) -> tuple[list[Hit], IndexSnapshot]:
+    def retriever(self) -> Retriever:
+        """A retriever over the current snapshot, with that generation's letter directory (built once)."""
         snapshot = self.snapshot()
-        retriever = Retriever(snapshot, self.embedder)
-        return retriever.hits(question, k=k, doc_ids=doc_ids), snapshot
+        cached = self._directory
+        if cached is None or cached[0] != snapshot.generation:
+            cached = self._directory = (snapshot.generation, LetterDirectory(snapshot.letters()))
+        return Retriever(snapshot, self.embedder, cached[1])
 
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:
         """Passages best first, each with its quote (the sentence window that answers)."""
-        from .answer import to_passage
-
         parsed = analyse(_checked(question))
-        snapshot = self.snapshot()
-        scope = list(doc_ids) if doc_ids else list(scope_from_text(parsed.text, snapshot.letters())) or None
-        hits, snapshot = self._hits(parsed, k, scope)
-        letters = {letter.doc_id: letter for letter in snapshot.letters()}
-        return [to_passage(hit, letters) for hit in hits]
+        retriever = self.retriever()
+        scope = list(doc_ids or retriever.directory.named_in(parsed.text)) or None
+        hits = retriever.hits(parsed, k=k, doc_ids=scope)
+        return [to_passage(hit, retriever.directory.by_id) for hit in hits]
 
     def answer(
         self,
@@ -88,26 +89,26 @@ class Chatbot:
     ) -> Answer:
         """The short answer, the quote and its source; or an abstention with possibly related passages."""
         parsed = analyse(_checked(question), history)
-        snapshot = self.snapshot()
-        letters = {letter.doc_id: letter for letter in snapshot.letters()}
-        scope = list(doc_ids) if doc_ids else list(self._scope(parsed, history, list(letters.values()))) or None
+        retriever = self.retriever()
+        directory = retriever.directory
+        scope = list(doc_ids or self._scope(parsed, history, directory)) or None
         # A document named by number that is no letter of the index (温政办〔2023〕64号) is something
         # the passage must mention, not a letter to search in.
-        cited = [ref for ref in parsed.references if not scope_from_text(ref, list(letters.values()))]
+        cited = [ref for ref in parsed.references if not directory.named_in(ref)]
         parsed = replace(parsed.with_terms(cited), scope_doc_ids=tuple(scope or ()))
-        hits, snapshot = self._hits(parsed, max(k, 5), scope)
-        reply = compose(parsed, hits, letters)
+        hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope)
+        reply = compose(parsed, hits, directory.by_id)
         return Answer(question, reply.answer, reply.direct_answer, reply.abstained, reply.passages[:k])
 
     @staticmethod
-    def _scope(question: Question, history: Sequence[Any] | None, letters: list[LetterInfo]) -> tuple[str, ...]:
+    def _scope(question: Question, history: Sequence[Any] | None, directory: LetterDirectory) -> tuple[str, ...]:
         """Letters the question names; for "这份答复函…" the letter the previous answer cited."""
-        named = scope_from_text(question.text, letters)
-        if named or not history or len(letters) < 2 or not LETTER_WORDS_RE.search(question.text):
+        named = directory.named_in(question.text)
+        if named or not history or len(directory.by_id) < 2 or not LETTER_WORDS_RE.search(question.text):
             return named
         for item in reversed(list(history)):
             if isinstance(item, dict) and item.get("role") == "assistant":
-                return tuple(d for d in scope_from_text(str(item.get("content", "")), letters))[:1]
+                return directory.named_in(str(item.get("content", "")))[:1]
         return ()
 
     def letters(self) -> list[LetterInfo]:
@@ -115,8 +116,7 @@ class Chatbot:
 
     def explain(self, question: str, k: int = 10) -> list[dict[str, Any]]:
         """命中测试: the top passages with their dense, BM25, fused and final scores."""
-        parsed = analyse(_checked(question))
-        hits, _ = self._hits(parsed, k, None)
+        hits = self.retriever().hits(analyse(_checked(question)), k=k)
         return [
             {
                 "rank": rank,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatbot.retrieval import fuse, scope_from_text
+from chatbot.retrieval import LetterDirectory, fuse
 from chatbot.schema import LetterInfo, LetterMeta
 
 
@@ -53,5 +53,9 @@ LETTERS = [
         ("1817号建议", ()),
     ],
 )
-def test_scope_from_text(question: str, expected: tuple[str, ...]) -> None:
-    assert scope_from_text(question, LETTERS) == expected
+def test_letters_named_in_a_question(question: str, expected: tuple[str, ...]) -> None:
+    assert LetterDirectory(LETTERS).named_in(question) == expected
+
+
+def test_directory_finds_letters_by_id() -> None:
+    assert LetterDirectory(LETTERS).by_id["温财提复〔2024〕15号"].title == "关于加大对中小微企业融资支持的提案"
