@@ -22,6 +22,7 @@ from .query import (
     PUNCT_RE,
     UNITS,
     WHAT,
+    YEAR_RE,
     Question,
     Term,
     attribute_units,
@@ -39,6 +40,7 @@ VALUE_RE = re.compile(
 DATE_RE = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
 )
+CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
 
 
@@ -164,7 +166,7 @@ def _score_window(question: Question, text: str, start: int, end: int, head: str
         + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
         + 0.15 * context
         + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)
-        + (0.1 if years_ok else -0.2)
+        + (0.0 if years_ok else -0.6)  # 2023年度 and 2024年计划 are different facts
         - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
     )
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
@@ -195,11 +197,20 @@ def find_value(question: Question, text: str, start: int, end: int) -> tuple[str
     for m in pattern.finditer(text, start, end):
         if question.kind == COUNT and not _is_answer_value(m, question):
             continue
+        if question.years and not _dated(question, text, start, m.start()):
+            continue
         closeness = _closeness(question, text, start, m.start(), m.end())
         if best is None or closeness > best[0]:
             lead = len(m.group(0)) - len(m.group(0).lstrip())
             best = (closeness, re.sub(r"\s+", "", m.group(0)), m.start() + lead, m.end())
     return (best[1], best[2], best[3], best[0]) if best else (None, -1, -1, 0.0)
+
+
+def _dated(question: Question, text: str, window_start: int, v_start: int) -> bool:
+    """Whether the year nearest before a figure is one the question asks about (or there is none):
+    "2025年…59.80亿元，2022年…7011万元" — each figure belongs to its own year."""
+    years = YEAR_RE.findall(text, window_start, v_start)
+    return not years or years[-1] in question.years
 
 
 def _is_answer_value(m: re.Match[str], question: Question) -> bool:
@@ -230,7 +241,9 @@ def _closeness(question: Question, text: str, window_start: int, v_start: int, v
         for variant in term.variants:
             before = text.rfind(variant, window_start, v_start)
             if before >= 0:
-                bound = max(bound, focus / (1 + (v_start - before - len(variant)) / 3))
+                # A term across a clause break (，；) binds the figure less: 资金A…，…资金B 7011万元.
+                crossed = len(CLAUSE_BREAK_RE.findall(text, before, v_start))
+                bound = max(bound, focus / (1 + (v_start - before - len(variant)) / 3) / (1 + crossed))
             after = text.find(variant, v_end)
             if 0 <= after - v_end <= 12:  # 500亿规模: the term right after the figure binds it too
                 bound = max(bound, 0.5 * focus / (1 + (after - v_end) / 3))

@@ -122,7 +122,7 @@ class Retriever:
         self, question: Question, chunk: Chunk, dense: float | None, bm25: float | None, fused: float
     ) -> Hit:
         window = best_window(question, chunk.text, chunk.section)
-        score = 0.45 * fused + 0.55 * window.score / 1.55
+        score = 0.3 * fused + 0.7 * window.score / 1.55
         if question.kind == META:
             wanted = LETTERHEAD if question.meta_field in LETTERHEAD_FIELDS else CLOSING
             score += 0.4 if chunk.kind == wanted else 0.0
