@@ -30,7 +30,8 @@ IVF_MIN_VECTORS = 200_000
 # FAISS's k-means wants at least 39 training points per centroid (it warns below that), so nlist is capped.
 IVF_MIN_POINTS_PER_CENTROID = 39
 # nprobe is the smallest tried that keeps recall@10 against exact search at or above this on a sample.
-IVF_TARGET_RECALL = 0.99
+IVF_TARGET_RECALL = 0.99  # for real questions
+IVF_PROXY_RECALL = 0.995  # on the proxy queries of train_ivf, which are slightly easier than real ones
 IVF_NPROBES = (8, 16, 32, 64, 128, 256, 512)
 IVF_SAMPLE_QUERIES = 200
 
@@ -113,8 +114,12 @@ def ivf_nlist(n: int) -> int:
 def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
     """An IndexIVFFlat (inner product) over `vectors` and the smallest nprobe reaching the target recall.
 
-    Recall is measured against exact search for a sample of the segment's own vectors used as queries,
-    so the choice is made on this data rather than guessed; the measured recall is kept in segment.json.
+    Recall is measured against exact search on this data rather than guessed, and kept in segment.json.
+    The probe queries are not the segment's own vectors: those sit inside their own list and reach 0.99
+    at a quarter of the nprobe that real questions need (questions lie farther from passages, cosine
+    ~0.78). The normalized sum of three random vectors tracks real questions closely (measured on 10k
+    chunks of synthetic letters, nprobe 4…128: real 0.61/0.75/0.87/0.94/0.98/0.996, proxy
+    0.62/0.79/0.90/0.97/0.99/1.0), so nprobe is the smallest giving the proxy IVF_PROXY_RECALL.
     """
     import faiss
 
@@ -125,7 +130,9 @@ def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
     index.train(vectors)
     index.add(vectors)
     rng = np.random.default_rng(seed)
-    queries = vectors[rng.choice(n, size=min(IVF_SAMPLE_QUERIES, n), replace=False)]
+    picks = [vectors[rng.choice(n, size=IVF_SAMPLE_QUERIES)] for _ in range(3)]
+    queries = np.ascontiguousarray(sum(picks[1:], picks[0]), dtype=np.float32)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
     exact = faiss.IndexFlatIP(dim)
     exact.add(vectors)
     k = min(10, n)
@@ -135,7 +142,7 @@ def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
         index.nprobe = min(nprobe, index.nlist)
         _, found = index.search(queries, k)
         recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found, strict=True)]))
-        if recall >= IVF_TARGET_RECALL or index.nprobe == index.nlist:
+        if recall >= IVF_PROXY_RECALL or index.nprobe == index.nlist:
             break
     log.info("IVF over %d vectors: nlist=%d nprobe=%d recall@10=%.4f", n, index.nlist, index.nprobe, recall)
     return index, int(index.nprobe), recall
