@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 from .query import (
@@ -93,7 +94,7 @@ def term_found(term: Term, haystack: str) -> float:
     """1 when the term or a synonym is in `haystack` (compact), 0.5 for a long term mostly there."""
     if not haystack:
         return 0.0
-    bare = PUNCT_RE.sub("", haystack)  # 县市区 is in 各县（市、区）
+    bare = _without_punctuation(haystack)  # 县市区 is in 各县（市、区）
     if any(variant in haystack or variant in bare for variant in term.variants):
         return 1.0
     text = term.text
@@ -108,10 +109,20 @@ def term_found(term: Term, haystack: str) -> float:
     return 0.0
 
 
+# Every window is tested against every term of a question: these two are computed once each.
+@lru_cache(maxsize=8192)
+def _without_punctuation(text: str) -> str:
+    return PUNCT_RE.sub("", text)
+
+
+@lru_cache(maxsize=1024)
+def _abbreviation_re(term: str) -> re.Pattern[str]:
+    return re.compile("".join(f"{re.escape(c)}[^{re.escape(c)}]{{0,3}}?" for c in term[:-1]) + re.escape(term[-1]))
+
+
 def _abbreviates(term: str, haystack: str) -> bool:
     """Whether the term's characters stand in order within a short stretch of the haystack."""
-    pattern = "".join(f"{re.escape(c)}[^{re.escape(c)}]{{0,3}}?" for c in term[:-1]) + re.escape(term[-1])
-    return any(len(m.group(0)) <= 2 * len(term) for m in re.finditer(pattern, haystack))
+    return any(len(m.group(0)) <= 2 * len(term) for m in _abbreviation_re(term).finditer(haystack))
 
 
 def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float:

@@ -21,7 +21,8 @@ from .store import IndexSnapshot
 from .tokens import tokenize_query
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the head of each list
-CANDIDATES = 40  # per retriever; the rerank sees the union
+CANDIDATES = 40  # per retriever
+RERANK = 30  # of their fusion, the best this many are reranked by evidence (the costly part of a question)
 MAX_K = 50
 LETTERHEAD_FIELDS = {"doc_number", "deputy", "proposal_number", "title"}
 
@@ -103,7 +104,7 @@ class Retriever:
         fused = fuse([[i for i, _ in dense], [i for i, _ in bm25]])
         dense_of, bm25_of = dict(dense), dict(bm25)
         # A chunk removed by a writer since this snapshot loaded is simply absent from the map.
-        chunks = self.snapshot.chunk_map(list(fused))
+        chunks = self.snapshot.chunk_map(sorted(fused, key=fused.__getitem__, reverse=True)[:RERANK])
         hits = [
             self._rerank(question, chunk, dense_of.get(row), bm25_of.get(row), fused[row])
             for row, chunk in chunks.items()
