@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .schema import Answer
 
 
 class Answers(Protocol):
-    def answer(self, question: str, history: Sequence[object] | None = None, k: int = 5) -> Answer: ...
+    def answer(self, question: str, history: Sequence[Any] | None = ..., k: int = ...) -> Answer: ...
 
 
 @dataclass(frozen=True)

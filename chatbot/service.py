@@ -14,7 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .answer import compose, to_passage
+from .compose import compose, to_passage
 from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError

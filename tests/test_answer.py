@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answer import NOT_FOUND, escape_markdown
+from chatbot.compose import NOT_FOUND, escape_markdown
 from chatbot.evaluation import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
@@ -161,3 +161,15 @@ def test_own_questions_on_several_letters(real_chatbot, name: str) -> None:
     assert report.answer_at_1 >= 0.9, report.misses
     assert report.abstention >= 0.8, report.misses
     assert report.false_abstention <= 0.1, report.misses
+
+
+def test_public_functions_stay_callable_after_use(real_letter_chatbot) -> None:
+    """`chatbot.answer` is the function, also after the pipeline's modules are imported."""
+    import chatbot
+
+    index_dir = real_letter_chatbot.settings.index_dir
+    first = chatbot.retrieve("2024年计划建成几家概念验证中心", k=3, index_dir=index_dir)
+    assert first[0].quote == "2024年计划建成5家概念验证中心和中试平台。"
+    assert callable(chatbot.answer) and callable(chatbot.retrieve)
+    assert chatbot.answer("2024年计划建成几家概念验证中心", index_dir=index_dir).direct_answer == "5家"
+    assert [letter.doc_id for letter in chatbot.letters(index_dir=index_dir)] == ["温科提复〔2024〕91号"]
