@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -12,7 +13,16 @@ import pytest
 # benchmarks/ is a folder of the repository, not part of the installed package: import it from the checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import SyntheticLetter, generate, question_rows, write_corpus, write_questions
+from benchmarks.synthetic import (
+    COUNT_VERBS,
+    COUNTED,
+    PLACES,
+    SyntheticLetter,
+    generate,
+    question_rows,
+    write_corpus,
+    write_questions,
+)
 from chatbot.chunking import chunk_document
 from chatbot.documents import load_document
 from chatbot.schema import BODY, CLOSING, LETTERHEAD
@@ -79,6 +89,18 @@ def test_each_evidence_is_in_exactly_the_letter_it_names(letters: list[Synthetic
     for row in rows:
         holders = [doc for doc, text in texts.items() if _compact(row["evidence"]) in text]
         assert holders == [row["doc"]], row
+
+
+def test_no_two_letters_state_a_count_of_the_same_thing_place_and_year(letters: list[SyntheticLetter]) -> None:
+    # A question asks with a paraphrased verb (建好了 for 建成), so the verb must not be what tells letters apart.
+    nouns = "|".join(sorted((noun for noun, _ in COUNTED), key=len, reverse=True))
+    verbs = "|".join(verb for verb, _ in COUNT_VERBS)
+    pattern = re.compile(rf"(\d{{4}})年({'|'.join(PLACES)})(计划)?(?:{verbs})({nouns})\d+")
+    owner: dict[tuple[str, ...], str] = {}
+    for letter in letters:
+        for m in pattern.finditer(letter.text):
+            key = (m.group(1), m.group(2), m.group(3) or "", m.group(4))
+            assert owner.setdefault(key, letter.doc_number) == letter.doc_number, key
 
 
 def test_answers_lie_inside_the_evidence(letters: list[SyntheticLetter]) -> None:
