@@ -274,9 +274,6 @@ class IndexSnapshot:
         """How many live chunks hold `token` (a token from chatbot.tokens)."""
         return self._df.get(token, 0)
 
-    def term_in_corpus(self, term: str) -> bool:
-        return self._df.get(term, 0) > 0
-
     def _codes(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         if doc_ids is None:
             return None
