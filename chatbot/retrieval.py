@@ -69,11 +69,15 @@ class LetterDirectory:
         """Letters named in `text` ("817号建议里……", "虞振勇代表的建议", a 文号), in the order of the index."""
         asked = compact(text)
         found: set[str] = set()
+        taken = [False] * len(asked)  # characters inside a longer key already found
         for length in self._lengths:
             for start in range(len(asked) - length + 1):
                 ids = self._keys.get(asked[start : start + length])
-                if ids and not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
+                if not ids or any(taken[start : start + length]):
+                    continue  # 291号 inside the 文号 温文建复〔2015〕291号 is not suggestion no. 291
+                if not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
                     found.update(ids)  # 817号 inside 1817号 names nothing
+                    taken[start : start + length] = [True] * length
         return tuple(doc_id for doc_id in self.by_id if doc_id in found)
 
 
