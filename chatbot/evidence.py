@@ -20,6 +20,7 @@ from .query import (
     NUMBER,
     PLACE,
     PLACE_RE,
+    PLAN,
     PUNCT_RE,
     UNITS,
     WHAT,
@@ -29,8 +30,10 @@ from .query import (
     attribute_units,
     compact,
     unit_group,
+    units_answering,
 )
 
+QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 VALUE_RE = re.compile(
@@ -42,6 +45,15 @@ DATE_RE = re.compile(
     r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
 )
 CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
+# A figure or a dated month ends the statement before it: in "…龙湾区安排资金37.17亿元，…瑞安市安排资金7.16亿元"
+# the words before 37.17亿元 speak of it, not of 7.16亿元.
+FIGURE_RE = re.compile(rf"\d{{4}}\s*年\s*\d{{1,2}}\s*月|\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|{UNITS})")
+# A passage speaking of a plan, not of a result (its heading is "（二）下一步工作计划").
+PLAN_TEXT_RE = re.compile(r"计划|预计|力争|拟|打算|争取|下一步|下步|目标")
+MISSING_PENALTY = 0.25  # per strong term of the question that a window and its heading lack
+UNBOUND_PENALTY = 0.15  # per strong term in the window, but not in the statement of the figure
+TENSE_PENALTY = 0.2  # a plan quoted for a result asked, or the other way round
+YEAR_ONLY_RE = re.compile(r"\d{4}\s*年")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
 
 
@@ -127,11 +139,30 @@ def _abbreviates(term: str, haystack: str) -> bool:
 
 def coverage(terms: tuple[Term, ...], haystack: str, heading: str = "") -> float:
     """Weighted share of `terms` found in `haystack`; a term only in the heading counts 3/4."""
+    return _weighted(terms, [term_found(t, haystack) for t in terms], [term_found(t, heading) for t in terms])
+
+
+def _weighted(terms: tuple[Term, ...], found: list[float], in_heading: list[float]) -> float:
     total = sum(t.mass for t in terms)
     if total == 0:
         return 1.0
-    found = sum(t.mass * max(term_found(t, haystack), 0.75 * term_found(t, heading)) for t in terms)
-    return found / total
+    return sum(t.mass * max(f, 0.75 * h) for t, f, h in zip(terms, found, in_heading, strict=True)) / total
+
+
+def sentence_match(question: Question, text: str, heading: str = "") -> float:
+    """A cheap upper view of best_window's coverage: the weighted share of the question's terms (and its
+    years) found in the best single sentence of `text`, by plain substring tests. It picks which of many
+    candidates deserve the full rerank."""
+    total = sum(t.mass for t in question.terms) + len(question.years)
+    if total == 0:
+        return 1.0
+    head = compact(heading)
+    best = 0.0
+    for sentence in QUICK_SENTENCE_RE.split(compact(text)):
+        found = sum(t.mass for t in question.terms if any(v in sentence or v in head for v in t.variants))
+        found += sum(1 for y in question.years if y in sentence)
+        best = max(best, found)
+    return best / total
 
 
 def best_window(question: Question, text: str, heading: str = "") -> Window:
@@ -146,34 +177,52 @@ def best_window(question: Question, text: str, heading: str = "") -> Window:
         # questions answered by a statement may join two sentences.
         candidates += [(a[0], b[1]) for a, b in pairwise(spans)]
     head = compact(heading)
+    in_heading = [term_found(t, head) for t in question.terms]  # the same for every window
     best: Window | None = None
     for start, end in candidates:
-        window = _score_window(question, text, start, end, head, two=(start, end) not in spans)
+        window = _score_window(question, text, start, end, head, in_heading, two=(start, end) not in spans)
         if best is None or window.score > best.score:
             best = window
     assert best is not None  # candidates is never empty
     return best
 
 
-def _score_window(question: Question, text: str, start: int, end: int, head: str, two: bool) -> Window:
+def _score_window(question: Question, text: str, start: int, end: int, head: str, in_heading: list[float],
+                  two: bool) -> Window:
+    terms = question.terms
     body = compact(text[start:end])
     if "|" in body:  # NFKC turned the table cell bar ｜ into |
         head += _table_header(text, start)  # a table row is read with its column headers
+        in_heading = [term_found(t, head) for t in terms]
     value, v_start, v_end, closeness = find_value(question, text, start, end)
     body += _attribute_words(question, text[start:end])
-    cov = coverage(question.terms, body, head)
+    found = [term_found(t, body) for t in terms]
+    cov = _weighted(terms, found, in_heading)
     context = coverage(question.context_terms, body) if question.context_terms else 1.0
-    missing = tuple(
-        t.text for t in question.terms if t.strong and not term_found(t, body) and not term_found(t, head)
-    )
+    missing = tuple(t.text for t, f, h in zip(terms, found, in_heading, strict=True) if t.strong and not f and not h)
     years_ok = all(y in body or y in head for y in question.years)
     qualifiers_ok = all(q in body for q in question.qualifiers)
     if question.kind == PLACE and not PLACE_RE.search(text, start, end):
         missing += ("地点",)
     wants_value = question.kind in (COUNT, DATE)
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
+    statement, ranked = (start, end), cov
+    if wants_value and value:
+        # The question's terms must speak of the figure: a term named after its clause belongs to the next
+        # statement ("…龙湾区…37.17亿元，…瑞安市…7.16亿元" gives no figure of 瑞安市's), and a statement
+        # opening with a year or a place of its own is a fact of its own. Otherwise it continues the
+        # sentence's subject ("市科创基金…投资项目94个，投资金额17.44亿元").
+        statement = _statement(text, start, end, v_start, v_end)
+        own = statement[0] > start and _own_fact(text, statement[0], v_start)
+        bound = text[statement[0] if own else start : statement[1]]
+        bound_text = compact(bound)
+        bound_found = [term_found(t, bound_text) for t in terms]
+        unbound = sum(1 for t, f, h in zip(terms, bound_found, in_heading, strict=True) if t.strong and not f and not h)
+        ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * unbound
     score = (
-        cov
+        ranked
+        - MISSING_PENALTY * len(missing)
+        - (TENSE_PENALTY if _tense_differs(question, text[statement[0] : statement[1]], head) else 0.0)
         + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
         + 0.15 * context
         + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)
@@ -181,6 +230,34 @@ def _score_window(question: Question, text: str, start: int, end: int, head: str
         - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
     )
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
+
+
+def _statement(text: str, start: int, end: int, v_start: int, v_end: int) -> tuple[int, int]:
+    """The statement a value belongs to: from the end of the figure before it (or the window's start) to
+    the end of the value's clause. Its words say whether the figure is a plan or a result."""
+    begin = start
+    for m in FIGURE_RE.finditer(text, start, v_start):
+        if m.end() <= v_start and not YEAR_ONLY_RE.fullmatch(m.group(0)):
+            begin = m.end()
+    brk = CLAUSE_BREAK_RE.search(text, v_end, end)
+    return begin, brk.start() if brk else end
+
+
+def _own_fact(text: str, begin: int, v_start: int) -> bool:
+    """Whether the statement text[begin:v_start] names its own year, or opens with its own place."""
+    if YEAR_ONLY_RE.search(text, begin, v_start):
+        return True
+    while begin < v_start and text[begin] in "，；,; ":
+        begin += 1
+    return bool(PLACE_RE.match(text, begin, v_start))
+
+
+def _tense_differs(question: Question, statement: str, head: str) -> bool:
+    """A plan answering a question about results, or a result answering a question about plans."""
+    if question.tense is None:
+        return False
+    planned = bool(PLAN_TEXT_RE.search(statement) or PLAN_TEXT_RE.search(head))
+    return planned != (question.tense == PLAN)
 
 
 def _table_header(text: str, row_start: int) -> str:
@@ -194,7 +271,7 @@ def _table_header(text: str, row_start: int) -> str:
 def _attribute_words(question: Question, window: str) -> str:
     """The attribute nouns of the question (功率, 金额) that a figure in the window answers by its unit."""
     units = {m.group("unit") for m in VALUE_RE.finditer(window) if m.group("unit")}
-    table = attribute_units()
+    table = attribute_units()  # only the listed nouns: a rate (覆盖率) is written where it is given
     return "".join(t.text for t in question.terms if units & table.get(t.text, frozenset()))
 
 
@@ -230,7 +307,9 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
         return False  # a bare 一 or 三 is a word, not a figure
     if unit in {"年", "月"} and question.unit not in {"年", "月"}:
         return False  # 2024年 is a date, not the answer to 几家
-    wanted = frozenset().union(*(attribute_units().get(t.text, frozenset()) for t in question.terms))
+    if m.group("pre") == "第" and "第" in question.text:
+        return True  # 排全省第几 asks a rank, whatever the ranked attribute (完成率) is measured in
+    wanted = frozenset().union(*(units_answering(t.text) for t in question.terms))
     if wanted and not question.unit:
         return unit in wanted  # 比例是多少 is answered by a percentage, not by 80项
     if question.unit == "倍" and re.search(r"[:：]", num):

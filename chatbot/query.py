@@ -26,7 +26,7 @@ META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送
 
 UNITS = (
     "个工作日|工作日|个月|人次|亿元|万元|千瓦|平方米|公里|家|个|项|支|人|名|位|元|亿|万|%|倍|台|套|件|所|批|场|次|天|年|月|户|条"
-    "|份|篇|期|轮|座|类|种|款|届|瓦|亩|米|吨|只|辆|张|间|处|本|部|门"
+    "|份|篇|期|轮|座|类|种|款|届|瓦|亩|米|吨|只|辆|张|间|处|本|部|门|笔"
 )
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
@@ -48,6 +48,14 @@ QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|�
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 QUALIFIERS = ("每家", "每个", "每年", "每人", "平均", "人均", "最高", "最多", "最低", "最少", "首次", "首批", "单个")
+# The time of what is asked: a plan (打算新增多少) or a result (新增了多少). Letters answer both, in
+# "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
+PLAN, DONE = "plan", "done"
+ASK_PLAN_RE = re.compile(r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标")
+ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)")
+PERCENT = frozenset({"%"})
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
+RATE_ENDINGS = ("率", "占比", "比例", "比重", "强度")
 FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中)|呢[？?。]*$")
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
@@ -110,6 +118,7 @@ class Question:
     context_terms: tuple[Term, ...] = ()  # from the previous question of a follow-up: optional evidence
     years: tuple[str, ...] = ()
     qualifiers: tuple[str, ...] = ()
+    tense: str | None = None  # PLAN, DONE, or None when the question does not say
     is_follow_up: bool = False
     previous: str | None = None
     scope_doc_ids: tuple[str, ...] = field(default_factory=tuple)
@@ -173,7 +182,7 @@ def _posseg() -> Any:
         if userdict.is_file():
             with resources.as_file(userdict) as path:
                 jieba.load_userdict(str(path))
-        for word in synonym_map():
+        for word in [*synonym_map(), *attribute_units()]:  # 占比是多少 → 占比 / 是 / 多少
             jieba.add_word(word)
         return jieba.posseg
 
@@ -198,6 +207,15 @@ def attribute_units() -> dict[str, frozenset[str]]:
     return table
 
 
+def units_answering(word: str) -> frozenset[str]:
+    """The units of a figure that answers the attribute `word`: the table's, and % for any rate
+    (覆盖率, 参保率, 研发投入强度 …), which the table cannot list one by one."""
+    found = attribute_units().get(word)
+    if found is not None:
+        return found
+    return PERCENT if len(word) >= 2 and word.endswith(RATE_ENDINGS) else frozenset()
+
+
 def content_terms(text: str) -> tuple[Term, ...]:
     """The words of a question that a passage must speak of, weighted, with their synonyms.
 
@@ -211,7 +229,7 @@ def content_terms(text: str) -> tuple[Term, ...]:
     text = re.sub(rf"(?:几|多少)\s*(?:{UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
     terms: dict[str, Term] = {}
     after_question_word = False
-    for word, flag in _posseg().lcut(text):
+    for word, flag in _glue_rates(_posseg().lcut(text)):
         word = word.strip()
         if not word or PUNCT_RE.fullmatch(word):
             continue
@@ -227,6 +245,18 @@ def content_terms(text: str) -> tuple[Term, ...]:
         variants = tuple(sorted(synonym_map().get(word, frozenset({word}))))
         terms.setdefault(word, Term(word, weight, variants))
     return tuple(terms.values())
+
+
+def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
+    """jieba's (word, flag) pairs with a lone 率 joined to the word before it: 分担/率 → 分担率 (a noun)."""
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        word, flag = pair.word, pair.flag
+        if word == "率" and out and _HAN_RE.fullmatch(out[-1][0]):
+            out[-1] = (out[-1][0] + word, "n")
+        else:
+            out.append((word, flag))
+    return out
 
 
 def asked_kind(text: str) -> tuple[str, str | None, str | None]:
@@ -249,6 +279,12 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     if ASK_SIZE_RE.search(text):
         return COUNT, None, None
     return WHAT, None, None
+
+
+def asked_tense(text: str) -> str | None:
+    """PLAN for 打算/计划…, DONE for 已/…了多少, None when the question says neither (or both)."""
+    plan, done = bool(ASK_PLAN_RE.search(text)), bool(ASK_DONE_RE.search(text))
+    return PLAN if plan and not done else DONE if done and not plan else None
 
 
 def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
@@ -286,6 +322,9 @@ def analyse(text: str, history: Sequence[object] | None = None) -> Question:
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
     qualifiers = tuple(q for q in QUALIFIERS if q in asked)
+    tense = asked_tense(asked)
+    if tense is None and follow_up and previous is not None:
+        tense = asked_tense(normalize(previous))
     return Question(
         text=asked,
         search_text=search_text,
@@ -296,6 +335,7 @@ def analyse(text: str, history: Sequence[object] | None = None) -> Question:
         context_terms=context_terms,
         years=years,
         qualifiers=qualifiers,
+        tense=tense,
         is_follow_up=follow_up,
         previous=previous if follow_up else None,
     )

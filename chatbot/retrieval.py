@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from .embedding import Embedder
 from .errors import QueryError
-from .evidence import Window, best_window
+from .evidence import Window, best_window, sentence_match
 from .query import META, Question, Term, compact
 from .schema import CLOSING, LETTERHEAD, Chunk, LetterInfo
 from .store import IndexSnapshot
@@ -22,7 +22,12 @@ from .tokens import tokenize_query
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the head of each list
 CANDIDATES = 40  # per retriever
-RERANK = 30  # of their fusion, the best this many are reranked by evidence (the costly part of a question)
+# Of their union, every candidate gets a cheap sentence match; the best RERANK by it (with the fusion) get
+# the full evidence rerank, the costly part of a question. Among many letters that share their wording,
+# fusion alone would drop the right passage (the dense ranking of such letters is close to noise).
+RERANK = 30
+# The final score: evidence (the best window) decides, the fusion of both rankings breaks near-ties.
+FUSED_WEIGHT = 0.2
 MAX_K = 50
 LETTERHEAD_FIELDS = {"doc_number", "deputy", "proposal_number", "title"}
 
@@ -108,10 +113,13 @@ class Retriever:
         fused = fuse([[i for i, _ in dense], [i for i, _ in bm25]])
         dense_of, bm25_of = dict(dense), dict(bm25)
         # A chunk removed by a writer since this snapshot loaded is simply absent from the map.
-        chunks = self.snapshot.chunk_map(sorted(fused, key=fused.__getitem__, reverse=True)[:RERANK])
+        chunks = self.snapshot.chunk_map(list(fused))
+        quick = {row: FUSED_WEIGHT * fused[row]
+                 + (1 - FUSED_WEIGHT) * sentence_match(question, chunk.text, chunk.section)
+                 for row, chunk in chunks.items()}
         hits = [
-            self._rerank(question, chunk, dense_of.get(row), bm25_of.get(row), fused[row])
-            for row, chunk in chunks.items()
+            self._rerank(question, chunks[row], dense_of.get(row), bm25_of.get(row), fused[row])
+            for row in sorted(quick, key=quick.__getitem__, reverse=True)[:RERANK]
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
@@ -127,7 +135,7 @@ class Retriever:
         self, question: Question, chunk: Chunk, dense: float | None, bm25: float | None, fused: float
     ) -> Hit:
         window = best_window(question, chunk.text, chunk.section)
-        score = 0.3 * fused + 0.7 * window.score / 1.55
+        score = FUSED_WEIGHT * fused + (1 - FUSED_WEIGHT) * window.score / 1.55
         if question.kind == META:
             wanted = LETTERHEAD if question.meta_field in LETTERHEAD_FIELDS else CLOSING
             score += 0.4 if chunk.kind == wanted else 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.evidence import best_window, sentence_spans
+from chatbot.evidence import best_window, sentence_match, sentence_spans
 from chatbot.query import analyse
 
 PLAN = (
@@ -103,3 +103,59 @@ def test_heading_line_alone_is_never_the_quote() -> None:
 def test_heading_supplies_terms() -> None:
     window = best_window(analyse("下一步要推广哪些成果转化模式？"), PLAN, heading="二、… › （二）下一步工作计划")
     assert "先投后股" in window.text
+
+
+# Letters of one city share their wording: what tells two statements apart is which place, year and
+# subject stand with the figure, and whether it is a result or a plan.
+def test_a_term_after_the_figure_belongs_to_the_next_statement() -> None:
+    question = analyse("2018年给瑞安市的农村公路养护资金有多少钱？")
+    neighbour = best_window(question, "2018年市财政为龙湾区安排农村公路养护资金37.17亿元，"
+                                      "2015年市财政为瑞安市安排乡村振兴专项资金34.47亿元。")
+    own = best_window(question, "2018年市财政为瑞安市安排农村公路养护资金7.16亿元。")
+    assert own.value == "7.16亿元"
+    assert neighbour.value == "37.17亿元"  # the figure of 2018: 34.47亿元 is dated 2015
+    assert own.score - neighbour.score > 0.1
+
+
+def test_the_subject_of_a_sentence_carries_to_its_later_figures_unless_they_have_their_own_year() -> None:
+    question = analyse("市科创基金投资了多少钱")
+    carried = best_window(question, "截至2024年4月底，市科创基金注册设立子基金20支，累计投资项目94个，"
+                                    "投资金额17.44亿元。")
+    separate = best_window(question, "2023年，市科创基金注册设立子基金20支，2024年投资金额17.44亿元。")
+    assert carried.value == separate.value == "17.44亿元"
+    assert carried.missing == separate.missing == ()
+    assert carried.score - separate.score > 0.2  # in `separate` the figure is a statement of its own
+
+
+def test_a_plan_is_not_the_answer_to_a_question_about_results_nor_the_reverse() -> None:
+    plan, plan_head = "2022年苍南县计划新认定数字化车间1530个。", "三、关于“数字化改造”的建议 › （二）下一步工作计划"
+    done, done_head = "2022年苍南县建成数字化车间2321个。", "三、关于“数字化改造”的建议 › （一）工作进展"
+    asked_done = analyse("2022年苍南县建好了多少个数字化车间？")
+    asked_plan = analyse("苍南县2022年打算建成多少个数字化车间？")
+    assert best_window(asked_done, done, done_head).score > best_window(asked_done, plan, plan_head).score + 0.15
+    assert best_window(asked_plan, plan, plan_head).score > best_window(asked_plan, done, done_head).score + 0.15
+
+
+def test_a_rate_is_answered_by_a_percentage() -> None:
+    window = best_window(analyse("到2017年底浙南产业集聚区的高标准农田占比是多少？"),
+                         "2017年浙南产业集聚区累计培育高标准农田828万亩，截至2017年底，浙南产业集聚区高标准农田占比达到37.6%。")
+    assert window.value == "达到37.6%"
+    assert best_window(analyse("公交分担率是多少？"), "新增公交线路12条，公交分担率达到31.5%。").value == "达到31.5%"
+
+
+def test_sentence_match_is_the_best_single_sentence() -> None:
+    question = analyse("2022年苍南县新增了多少个数字化车间？")  # terms 苍南县, 新增, 数字化, 车间 and the year
+    together = "2022年苍南县新增数字化车间12个。其他工作。"
+    apart = "2022年苍南县新增公交线路5条。瑞安市新增数字化车间12个。"
+    assert sentence_match(question, together) == 1.0
+    assert sentence_match(question, apart) < 0.75
+    assert sentence_match(question, apart, heading="苍南县 › 数字化车间") > sentence_match(question, apart)
+
+
+def test_a_statement_opening_with_its_own_place_does_not_take_the_place_before_it() -> None:
+    question = analyse("平阳县的市科技创新综合体什么时候能建成投用？")
+    neighbour = best_window(question, "2022年平阳县计划新增社区卫生服务站2344家，"
+                                      "鹿城区市科技创新综合体计划于2020年10月底前建成投用。")
+    own = best_window(question, "平阳县市科技创新综合体计划于2023年1月底前建成投用。")
+    assert (own.value, neighbour.value) == ("2023年1月底", "2020年10月底")
+    assert own.score - neighbour.score > 0.1

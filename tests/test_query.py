@@ -7,9 +7,11 @@ import pytest
 from chatbot.query import (
     COUNT,
     DATE,
+    DONE,
     LIST,
     META,
     PLACE,
+    PLAN,
     WHAT,
     _data_lines,
     analyse,
@@ -18,6 +20,7 @@ from chatbot.query import (
     previous_question,
     synonym_map,
     unit_group,
+    units_answering,
 )
 
 
@@ -121,3 +124,31 @@ def test_word_lists_are_well_formed() -> None:
     assert synonym_map()["高企"] >= {"高企", "高新技术企业"}
     for line in _data_lines("attribute_units.tsv"):
         assert len(line.split("\t")) >= 2, line
+
+
+@pytest.mark.parametrize(
+    ("question", "tense"),
+    [
+        ("2022年苍南县建好了多少个数字化车间？", DONE),
+        ("温州已经有几家概念验证中心？", DONE),
+        ("2024年计划建成几家概念验证中心？", PLAN),
+        ("平阳县2017年打算新认定多少个小微企业园？", PLAN),
+        ("科技副总选派了多少人次？", DONE),
+        ("概念验证中心有几家？", None),
+        ("已经建成的和计划建设的各有几家？", None),  # both: the question does not choose
+    ],
+)
+def test_asked_tense(question: str, tense: str | None) -> None:
+    assert analyse(question).tense == tense
+
+
+def test_follow_up_keeps_the_tense_of_the_question_before() -> None:
+    assert analyse("那中试平台呢？", history=["2024年计划建成几家概念验证中心？"]).tense == PLAN
+
+
+def test_rate_and_share_words_stay_whole_and_ask_for_a_percentage() -> None:
+    assert [t.text for t in analyse("到2019年底龙湾区的公交分担率是多少？").terms] == ["龙湾区", "公交", "分担率"]
+    assert "占比" in [t.text for t in analyse("高标准农田占比是多少？").terms]
+    assert units_answering("分担率") == units_answering("占比") == frozenset({"%"})
+    assert units_answering("功率") == frozenset({"瓦", "千瓦", "万千瓦"})  # from attribute_units.tsv
+    assert units_answering("农田") == frozenset()
