@@ -121,6 +121,12 @@ def term_found(term: Term, haystack: str) -> float:
     return 0.0
 
 
+@lru_cache(maxsize=4096)
+def _compact(text: str) -> str:
+    """compact() of passage texts and headings, which recur across the questions of a session."""
+    return compact(text)
+
+
 # Every window is tested against every term of a question: these two are computed once each.
 @lru_cache(maxsize=8192)
 def _without_punctuation(text: str) -> str:
@@ -156,9 +162,9 @@ def sentence_match(question: Question, text: str, heading: str = "") -> float:
     total = sum(t.mass for t in question.terms) + len(question.years)
     if total == 0:
         return 1.0
-    head = compact(heading)
+    head = _compact(heading)
     best = 0.0
-    for sentence in QUICK_SENTENCE_RE.split(compact(text)):
+    for sentence in QUICK_SENTENCE_RE.split(_compact(text)):
         found = sum(t.mass for t in question.terms if any(v in sentence or v in head for v in t.variants))
         found += sum(1 for y in question.years if y in sentence)
         best = max(best, found)
@@ -167,30 +173,37 @@ def sentence_match(question: Question, text: str, heading: str = "") -> float:
 
 def best_window(question: Question, text: str, heading: str = "") -> Window:
     """The window of `text` that best answers `question` (`heading`: the passage's section path)."""
-    headings = {compact(part) for part in heading.split(" › ") if part}
+    headings = {_compact(part) for part in heading.split(" › ") if part}
     # A heading line alone (四、关于“…”的建议) says what a section is about, not what was done.
-    spans = [s for s in sentence_spans(text) if compact(text[s[0] : s[1]]).rstrip("。") not in headings]
-    spans = spans or [(0, len(text))]
+    bodies = {(a, b): compact(text[a:b]) for a, b in sentence_spans(text)}
+    spans = [span for span, body in bodies.items() if body.rstrip("。") not in headings]
+    if not spans:
+        spans = [(0, len(text))]
+        bodies[spans[0]] = compact(text)
     candidates = list(spans)
     if question.kind not in (COUNT, DATE):
         # A figure must stand in the sentence that speaks of the question's terms, so only
         # questions answered by a statement may join two sentences.
-        candidates += [(a[0], b[1]) for a, b in pairwise(spans)]
-    head = compact(heading)
+        for a, b in pairwise(spans):
+            candidates.append((a[0], b[1]))
+            bodies[candidates[-1]] = bodies[a] + bodies[b]
+    head = _compact(heading)
     in_heading = [term_found(t, head) for t in question.terms]  # the same for every window
     best: Window | None = None
     for start, end in candidates:
-        window = _score_window(question, text, start, end, head, in_heading, two=(start, end) not in spans)
+        window = _score_window(question, text, (start, end), bodies[start, end], head, in_heading,
+                               two=(start, end) not in spans)
         if best is None or window.score > best.score:
             best = window
     assert best is not None  # candidates is never empty
     return best
 
 
-def _score_window(question: Question, text: str, start: int, end: int, head: str, in_heading: list[float],
-                  two: bool) -> Window:
+def _score_window(question: Question, text: str, span: tuple[int, int], body: str, head: str,
+                  in_heading: list[float], two: bool) -> Window:
+    """Score text[span] (`body`: its compact form) for `question`."""
     terms = question.terms
-    body = compact(text[start:end])
+    start, end = span
     if "|" in body:  # NFKC turned the table cell bar ｜ into |
         head += _table_header(text, start)  # a table row is read with its column headers
         in_heading = [term_found(t, head) for t in terms]

@@ -21,7 +21,10 @@ from .store import IndexSnapshot
 from .tokens import tokenize_query
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the head of each list
-CANDIDATES = 40  # per retriever
+# Candidates per retriever. BM25 gets more: among letters that share their wording, a passage holding
+# every word of the question in one sentence ranks no higher than one holding them in several, and the
+# sentence match below tells them apart cheaply.
+DENSE_CANDIDATES, BM25_CANDIDATES = 40, 80
 # Of their union, every candidate gets a cheap sentence match; the best RERANK by it (with the fusion) get
 # the full evidence rerank, the costly part of a question. Among many letters that share their wording,
 # fusion alone would drop the right passage (the dense ranking of such letters is close to noise).
@@ -108,8 +111,8 @@ class Retriever:
             context_terms=tuple(replace(t, rarity=self.rarity(t)) for t in question.context_terms),
         )
         vector = self.embedder.encode([question.search_text])[0]
-        dense = self.snapshot.dense_search(vector, CANDIDATES, doc_ids=scope)
-        bm25 = self.snapshot.bm25_search(tokenize_query(question.search_text), CANDIDATES, doc_ids=scope)
+        dense = self.snapshot.dense_search(vector, DENSE_CANDIDATES, doc_ids=scope)
+        bm25 = self.snapshot.bm25_search(tokenize_query(question.search_text), BM25_CANDIDATES, doc_ids=scope)
         fused = fuse([[i for i, _ in dense], [i for i, _ in bm25]])
         dense_of, bm25_of = dict(dense), dict(bm25)
         # A chunk removed by a writer since this snapshot loaded is simply absent from the map.
