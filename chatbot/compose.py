@@ -22,6 +22,7 @@ NOT_FOUND_TERMS = "答复函中未提到：{terms}。"
 NOT_FOUND_VALUE = "最接近的段落没有给出所问的{what}。"
 NOT_FOUND_YEAR = "答复函没有提到{years}年的相关内容。"
 NOT_FOUND_QUALIFIER = "答复函没有说明“{qualifiers}”的情况。"
+NOT_FOUND_LIST = "最接近的段落没有列举所问的内容。"
 POSSIBLY_RELATED = "以下内容可能相关，供参考："
 NO_PASSAGES = "索引中还没有答复函。"
 HOW_TO_ASK = "请直接问答复函里的内容，例如“2024年计划建成几家概念验证中心？”或“答复函的联系人是谁？”。"
@@ -29,6 +30,8 @@ VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
 OTHER_LETTERS = "其他答复函（问题未指明是哪一份；可注明文号或代表姓名）："
 OTHER_LETTERS_MAX = 8
 MIN_COVERAGE = 0.6
+# A 哪些 question is answered by several things named together: 甲、乙, “甲”“乙”等, 一是…二是, 甲和乙.
+ENUMERATION_RE = re.compile(r"[、；;]|等|”“|一是|和|及|与")
 POSSIBLY_RELATED_COUNT = 3
 
 
@@ -167,6 +170,8 @@ def abstention_reason(question: Question, evidence: Evidence | None) -> str | No
         return ""
     if question.kind in (COUNT, DATE) and not evidence.direct:
         return NOT_FOUND_VALUE.format(what=VALUE_NAMES[question.kind])
+    if "哪些" in question.text and not ENUMERATION_RE.search(window.text):
+        return NOT_FOUND_LIST  # 合作银行有哪些 is not answered by "合作银行按1:10放大发放贷款"
     return None
 
 

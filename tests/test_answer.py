@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.compose import NOT_FOUND, escape_markdown
+from chatbot.compose import NOT_FOUND, NOT_FOUND_LIST, escape_markdown
 from chatbot.evaluation import evaluate, load_questions
 
 pytestmark = pytest.mark.slow
@@ -73,6 +73,16 @@ def test_abstains_when_the_letters_do_not_say(real_chatbot, question: str) -> No
     assert "<mark>" not in reply.answer
     assert "以下内容可能相关" in reply.answer
     assert reply.passages, "possibly related passages are still listed"
+
+
+def test_which_ones_needs_a_list(real_chatbot) -> None:
+    """The letters mention 合作银行 but never name them; they do list the service institutions."""
+    refused = real_chatbot.answer("风险池的合作银行有哪些？")
+    assert refused.abstained
+    assert NOT_FOUND_LIST in refused.answer
+    listed = real_chatbot.answer("科技大市场下一步要招引哪些服务机构？")
+    assert not listed.abstained
+    assert "知识产权、法律咨询、科技咨询公司、投资融资等科技服务机构" in listed.answer
 
 
 def test_greeting_gets_how_to_ask(real_chatbot) -> None:
