@@ -30,7 +30,10 @@ UNITS = (
 )
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
-ASK_COUNT_RE = re.compile(rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?P<unit>{UNITS})?")
+# 多少万亩 asks for 亩 (万 is the magnitude); 多少万 alone asks for 万.
+ASK_COUNT_RE = re.compile(
+    rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?:[万亿](?=(?:{UNITS})))?(?P<unit>{UNITS})?"
+)
 # Questions that name the unit without a measure word: 百分之多少 → %, 多少钱 → 元.
 ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"百分之(?:几|多少)|百分比|百分点|几成"), "%"),

@@ -45,6 +45,10 @@ from chatbot.query import (
         ("市科创基金投资了多少钱", COUNT, "元", None),
         ("风险池资金撬动银行贷款放大多少倍", COUNT, "倍", None),
         ("这封答复函是哪个单位发的？", META, None, "unit"),
+        ("新认定了多少万亩高标准农田？", COUNT, "亩", None),  # 万 is the magnitude of the 亩 asked for
+        ("安排了多少万元资金？", COUNT, "元", None),
+        ("产业基金规模多少亿？", COUNT, "亿", None),
+        ("累计培育了多少万人次？", COUNT, "人次", None),
     ],
 )
 def test_asked_kind(question: str, kind: str, unit: str | None, field: str | None) -> None:
