@@ -157,18 +157,28 @@ def _weighted(terms: tuple[Term, ...], found: list[float], in_heading: list[floa
 
 def sentence_match(question: Question, text: str, heading: str = "") -> float:
     """A cheap upper view of best_window's coverage: the weighted share of the question's terms (and its
-    years) found in the best single sentence of `text`, by plain substring tests. It picks which of many
-    candidates deserve the full rerank."""
+    years) found in the best single sentence of `text` or in its heading, by plain substring tests. It
+    picks which of many candidates deserve the full rerank. Both texts must be NFKC already (a chunk's
+    search_text is): this runs on every candidate of every question."""
     total = sum(t.mass for t in question.terms) + len(question.years)
     if total == 0:
         return 1.0
-    head = _compact(heading)
-    best = 0.0
-    for sentence in QUICK_SENTENCE_RE.split(_compact(text)):
-        found = sum(t.mass for t in question.terms if any(v in sentence or v in head for v in t.variants))
-        found += sum(1 for y in question.years if y in sentence)
-        best = max(best, found)
-    return best / total
+    body, head = "".join(text.split()), "".join(heading.split())
+    in_head = 0.0
+    present: list[Term] = []  # terms in the text but not the heading: only these differ by sentence
+    for term in question.terms:
+        if any(v in head for v in term.variants):
+            in_head += term.mass
+        elif any(v in body for v in term.variants):
+            present.append(term)
+    years = [y for y in question.years if y in body]
+    if not present and not years:
+        return in_head / total
+    best = max(
+        sum(t.mass for t in present if any(v in sentence for v in t.variants)) + sum(y in sentence for y in years)
+        for sentence in QUICK_SENTENCE_RE.split(body)
+    )
+    return (in_head + best) / total
 
 
 def best_window(question: Question, text: str, heading: str = "") -> Window:

@@ -28,7 +28,7 @@ DENSE_CANDIDATES, BM25_CANDIDATES = 40, 80
 # Of their union, every candidate gets a cheap sentence match; the best RERANK by it (with the fusion) get
 # the full evidence rerank, the costly part of a question. Among many letters that share their wording,
 # fusion alone would drop the right passage (the dense ranking of such letters is close to noise).
-RERANK = 30
+RERANK = 20
 # The final score: evidence (the best window) decides, the fusion of both rankings breaks near-ties.
 FUSED_WEIGHT = 0.2
 MAX_K = 50
@@ -117,8 +117,7 @@ class Retriever:
         dense_of, bm25_of = dict(dense), dict(bm25)
         # A chunk removed by a writer since this snapshot loaded is simply absent from the map.
         chunks = self.snapshot.chunk_map(list(fused))
-        quick = {row: FUSED_WEIGHT * fused[row]
-                 + (1 - FUSED_WEIGHT) * sentence_match(question, chunk.text, chunk.section)
+        quick = {row: FUSED_WEIGHT * fused[row] + (1 - FUSED_WEIGHT) * self._sentence_match(question, chunk)
                  for row, chunk in chunks.items()}
         hits = [
             self._rerank(question, chunks[row], dense_of.get(row), bm25_of.get(row), fused[row])
@@ -126,6 +125,12 @@ class Retriever:
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    @staticmethod
+    def _sentence_match(question: Question, chunk: Chunk) -> float:
+        # search_text is the NFKC section path, a newline, then the NFKC text (see chatbot.chunking).
+        heading, _, text = chunk.search_text.partition("\n")
+        return sentence_match(question, text, heading)
 
     def rarity(self, term: Term) -> float:
         """0.4 for a word in every passage up to 1 for a word in none: among many letters that share
