@@ -232,3 +232,34 @@ def embedding_backends(out: Path, rounds: int) -> dict[str, Any]:
                     "--cold", "--json", str(target)], check=True, capture_output=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     return result
+
+
+def ivf_recall_of_segment(folder: Path, queries: np.ndarray) -> dict[str, Any]:
+    """Recall@10 against exact search of a segment's IVF index AS WRITTEN (its nlist and nprobe), real queries."""
+    import faiss
+
+    from chatbot.segments import read_segment
+
+    data = read_segment(folder)
+    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+    index: Any = faiss.read_index(str(folder / "index.faiss"))
+    index.nprobe = int(data.info["nprobe"])
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    curve = {}
+    for probe in sorted({8, 16, 32, 64, 128, 256, int(data.info["nprobe"])}):
+        index.nprobe = min(probe, index.nlist)
+        _, found = index.search(queries, 10)
+        curve[str(probe)] = _recall(truth, found)
+    index.nprobe = int(data.info["nprobe"])
+    exact_s, ivf_s = _search_seconds(exact, queries[:50]), _search_seconds(index, queries[:50])
+    return {"segment": folder.name, "vectors": len(vectors), "nlist": int(index.nlist), "nprobe": index.nprobe,
+            "recall_at_10_proxy": data.info.get("recall_at_10"),
+            "recall_at_10_queries": curve[str(index.nprobe)], "queries": len(queries),
+            "exact_search_ms": exact_s, "ivf_search_ms": ivf_s, "real_query_recall_by_nprobe": curve}
+
+
+def _recall(truth: np.ndarray, found: np.ndarray) -> float:
+    k = truth.shape[1]
+    return round(float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found, strict=True)])), 4)

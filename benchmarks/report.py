@@ -10,6 +10,8 @@ class _Plan(Protocol):
     def real_sizes(self) -> tuple[int, int, int]: ...
     @property
     def standin_size(self) -> int: ...
+    @property
+    def huge_size(self) -> int: ...
 
 
 def _get(results: dict[str, Any], *path: str) -> Any:
@@ -29,24 +31,44 @@ def targets(results: dict[str, Any], plan: _Plan) -> list[dict[str, Any]]:
     hit_large = _get(results, "quality", large, "product", "subset", "hit_at_1")
     drop = None if hit_medium is None or hit_large is None else round((hit_medium - hit_large) * 100, 1)
     answer_add = [(_get(results, "latency", s, "answer_minus_retrieve_p50_ms"), s) for s in (small, large, big)]
+    huge = _get(results, "huge", "letters")
+    if huge is not None:
+        answer_add.append((_get(results, "huge", "latency", "answer_minus_retrieve_p50_ms"), f"{huge} (stand-in)"))
     rows = [
         ("build throughput / raw encode", _get(results, "build", "ratio"), ">=", 0.9),
         (f"add one letter to {big} letters, in-process (s)", _get(results, "add_one_letter", "in_process_s"),
          "<=", 5.0),
         (f"retrieve() p50 at {small} letter (ms)", _get(results, "latency", small, "retrieve", "p50_ms"), "<=", 25.0),
-        (f"retrieve() p50 at {big} letters, stand-in vectors (ms; target is for 100,000)",
-         _get(results, "latency", big, "retrieve", "p50_ms"), "<=", 60.0),
+        _retrieve_at_scale(results, big),
         *[(f"answer() − retrieve() p50 at {s} letters (ms)", v, "<=", 15.0) for v, s in answer_add],
         ("cold `chatbot ask`, median of 3 (s)", _get(results, "cold_ask", "median_s"), "<=", 6.0),
         (f"serving peak RSS at {big} letters (MB)", _get(results, "serve", "peak_rss_mb"), "<=", 1536.0),
         (f"hit@1 drop from {medium} to {large} letters, same questions (points)", drop, "<=", 5.0),
         ("IVF recall@10 vs exact, real queries", _get(results, "ivf", "recall_at_10_queries"), ">=", 0.99),
     ]
+    if huge is not None:
+        ivf = _get(results, "huge", "ivf") or [{}]
+        rows += [
+            (f"IVF recall@10 vs exact at {huge} letters, index as written, real queries",
+             min(seg.get("recall_at_10_queries", 0.0) for seg in ivf) if ivf != [{}] else None, ">=", 0.99),
+            (f"cold `chatbot ask` at {huge} letters (stand-in), median (s)",
+             _get(results, "huge", "cold_ask", "median_s"), "<=", 6.0),
+        ]
     out = []
     for what, value, op, limit in rows:
         met = None if value is None else (value >= limit if op == ">=" else value <= limit)
         out.append({"target": what, "value": value, "limit": f"{op} {limit}", "met": met})
     return out
+
+
+def _retrieve_at_scale(results: dict[str, Any], big: str) -> tuple[str, Any, str, float]:
+    """The 60 ms target is for 100,000 letters: that figure when measured, else the stand-in size's (a lower bound)."""
+    huge = _get(results, "huge", "letters")
+    if huge is not None:
+        return (f"retrieve() p50 at {huge} letters, stand-in vectors (ms)",
+                _get(results, "huge", "latency", "retrieve", "p50_ms"), "<=", 60.0)
+    return (f"retrieve() p50 at {big} letters, stand-in vectors (ms; target is for 100,000, not measured "
+            "in this plan: run --long)", _get(results, "latency", big, "retrieve", "p50_ms"), "<=", 60.0)
 
 
 def _mark(met: bool | None) -> str:
@@ -55,7 +77,7 @@ def _mark(met: bool | None) -> str:
 
 def markdown(results: dict[str, Any], plan: _Plan) -> str:
     parts = [_header(results), _targets_table(results), _quality_table(results, plan), _latency_table(results),
-             _scale_section(results), _backends_table(results), _method()]
+             _scale_section(results), _huge_section(results), _backends_table(results), _method()]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -150,6 +172,38 @@ def _scale_section(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _huge_section(results: dict[str, Any]) -> str:
+    out, build = results.get("huge"), results.get("huge_build")
+    if not out and not build:
+        return ""
+    letters = (out or build or {}).get("letters")
+    lines = [f"## {letters} letters (stand-in vectors: speed, memory and disk only, never quality)", "",
+             "| measurement | figures |", "|---|---|"]
+    if build:
+        lines.append("| build (parse + chunk + jieba + write + IVF training, no embedding) | "
+                     + _pairs({k: v for k, v in build.items() if k != "segments"}) + " |")
+        for seg in build.get("segments", []):
+            lines.append(f"| segment as written (segment.json) | {_pairs(seg)} |")
+    if out:
+        lat = out.get("latency", {})
+        for name in ("retrieve", "answer"):
+            if name in lat:
+                lines.append(f"| {name}() warm, real query embedding (ms) | {_pairs(lat[name])} |")
+        if "answer_minus_retrieve_p50_ms" in lat:
+            lines.append(f"| answer() − retrieve() p50 (ms) | {lat['answer_minus_retrieve_p50_ms']} |")
+        lines.append(f"| index size on disk (MB) | {out.get('index_size_mb')} |")
+        lines.append(f"| open_index in-process, no model (s) | {_pairs(out.get('open_s', {}))} |")
+        for seg in out.get("ivf", []):
+            lines.append(f"| IVF as written, real queries | {_pairs(seg)} |")
+        lines.append(f"| cold `chatbot ask` | {_pairs(out.get('cold_ask', {}))} |")
+        lines.append(f"| `chatbot serve` to first answer, peak RSS | {_pairs(out.get('serve', {}))} |")
+    return "\n".join(lines)
+
+
+def _pairs(value: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in value.items())
+
+
 def _backends_table(results: dict[str, Any]) -> str:
     data = results.get("embedding_backends")
     if not data:
@@ -194,6 +248,8 @@ def _method() -> str:
   sample and for real question embeddings.
 - Baseline: fixed 500-character chunks of each letter's cleaned text, dense only, exact `IndexFlatIP`, the same
   embedder and questions; a hit needs the evidence inside the first chunk of the right letter.
-- 100,000 letters: NOT measured by this suite yet. The 10,000-letter stand-in index is the largest measured;
-  the retrieve() target for 100,000 letters is checked against the 10,000-letter figure, which is a lower
-  bound (per-question costs grow with the number of letters, see the latency table)."""
+- 100,000 letters (long plan only, `--long`, or alone with `--only huge`; benchmarks/huge.py): the same
+  writer and stand-in vectors as the 10,000-letter index, ≈1M chunks in one segment, which the writer serves
+  with IVF (`chatbot.segments.train_ivf`). Latency uses the same question mix as the other sizes; open time is
+  `open_index` in-process; cold ask and serve as above, on that index. When the plan has no 100,000-letter step,
+  the 60 ms target row shows the 10,000-letter figure, a lower bound."""

@@ -2,11 +2,13 @@
 
     .venv/bin/python -m benchmarks.run            # default, ≈ 25–30 min on 2 cores (what `make bench` runs)
     .venv/bin/python -m benchmarks.run --quick    # small sizes, a few minutes: checks the machinery
-    .venv/bin/python -m benchmarks.run --long     # more questions and latency samples
+    .venv/bin/python -m benchmarks.run --long     # more questions and latency samples, plus 100,000 letters
+    .venv/bin/python -m benchmarks.run --only huge --out DIR   # just the 100,000-letter step (benchmarks/huge.py)
 
 Corpora and indexes go to benchmarks/out/work/ (git-ignored). Sizes: 1, 100 and 1,000 synthetic letters
 indexed with the real embedder (quality, build throughput, latency); 10,000 letters through the real
 writer with stand-in vectors (latency, add-one-letter, memory, disk, IVF recall); see benchmarks/standin.py.
+The long plan adds 100,000 letters (≈1M chunks) with stand-in vectors: benchmarks/huge.py, ≈ 40 min more.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, measure, report
+from benchmarks import baseline, huge, measure, report
 from benchmarks.standin import StandInEmbedder, index_vectors
 from benchmarks.synthetic import SyntheticLetter, generate, question_rows, write_corpus
 from chatbot.config import Settings, load_settings
@@ -42,12 +44,13 @@ class Plan:
     extra_questions: int  # questions from letters beyond the medium size, at the large size
     latency_questions: int
     backend_rounds: int
+    huge_size: int = 0  # letters of the stand-in index of benchmarks/huge.py; 0: not measured
 
 
 PLANS = {
     "quick": Plan((1, 20, 100), 1_000, 40, 20, 1),
     "default": Plan((1, 100, 1_000), 10_000, 200, 60, 2),
-    "long": Plan((1, 100, 1_000), 10_000, 600, 200, 3),
+    "long": Plan((1, 100, 1_000), 10_000, 600, 200, 3, huge_size=100_000),
 }
 
 
@@ -190,8 +193,9 @@ def run(plan_name: str, out: Path) -> dict[str, Any]:
     embedder = load_embedder(settings)
     results["embedder"] = {"model": settings.embedding_model, "backend": settings.embedding_backend,
                            "dim": embedder.dim}
-    letters = generate(plan.standin_size + 2, SEED)
-    extra, letters = letters[-2:], letters[:-2]
+    # One corpus: the stand-in size's letters, two more to add, and (long plan) the rest of the huge corpus.
+    everything = generate(max(plan.standin_size + 2, plan.huge_size), SEED)
+    extra, letters = everything[plan.standin_size:plan.standin_size + 2], everything[:plan.standin_size]
     steps: list[tuple[str, Callable[[], object]]] = [
         ("build (real embeddings)", lambda: build_real(work, letters, plan, embedder, results)),
         ("quality + baseline", lambda: measure_quality(work, letters, plan, embedder, results)),
@@ -202,12 +206,58 @@ def run(plan_name: str, out: Path) -> dict[str, Any]:
         ("embedding backends", lambda: results.update(
             embedding_backends=measure.embedding_backends(work, plan.backend_rounds))),
     ]
+    if plan.huge_size:
+        pool = work / f"index-{plan.real_sizes[2]}"
+        steps.append((f"{plan.huge_size} letters (stand-in)", lambda: run_huge(
+            work, everything[:plan.huge_size], plan, huge.load_pool(pool), embedder, results)))
     for name, action in steps:
         started = step(results, name)
         action()
         results["step_seconds"][name] = round(time.perf_counter() - started, 1)
         results["load_at_end"] = os.getloadavg()
         _write(results, out, plan)
+    return results
+
+
+def run_huge(work: Path, letters: list[SyntheticLetter], plan: Plan, pool: Any, embedder: Embedder,
+             results: dict[str, Any]) -> None:
+    """Build the huge stand-in index, measure it, then delete it (several GB) unless CHATBOT_BENCH_KEEP is set."""
+    settings = huge.build(work, letters, pool, embedder.name, results)
+    _write_partial(results)
+    huge.measure_all(settings, letters, plan.real_sizes[1], plan.latency_questions, embedder, results)
+    if not os.environ.get("CHATBOT_BENCH_KEEP"):
+        shutil.rmtree(settings.index_dir, ignore_errors=True)
+        shutil.rmtree(settings.corpus_dir, ignore_errors=True)
+
+
+def _write_partial(results: dict[str, Any]) -> None:
+    log.info("[%s] built: %s", time.strftime("%H:%M:%S"),
+             {k: v for k, v in results.get("huge_build", {}).items() if k != "segments"})
+
+
+def run_only_huge(out: Path, pool_source: Path) -> dict[str, Any]:
+    """The long plan's huge step alone, in its own work folder; merged into --out/results.json if present."""
+    plan = PLANS["long"]
+    work = HERE / "out" / "work-huge"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    previous = out / "results.json"
+    results: dict[str, Any] = (json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else
+                               {"plan": "long", "seed": SEED})
+    results.update(machine=measure.machine(), code=measure.code_fingerprint())
+    settings = load_settings()
+    embedder = load_embedder(settings)
+    results.setdefault("embedder", {"model": settings.embedding_model, "backend": settings.embedding_backend,
+                                    "dim": embedder.dim})
+    pool = huge.load_pool(pool_source)
+    started = step(results, "generate")
+    letters = generate(plan.huge_size, SEED)
+    results["step_seconds"]["generate huge corpus"] = round(time.perf_counter() - started, 1)
+    started = step(results, "huge")
+    run_huge(work, letters, plan, pool, embedder, results)
+    results["step_seconds"][f"{plan.huge_size} letters (stand-in)"] = round(time.perf_counter() - started, 1)
+    results["load_at_end"] = os.getloadavg()
+    _write(results, out, plan)
     return results
 
 
@@ -225,6 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--quick", action="store_true", help="small sizes (1/20/100 real, 1,000 stand-in)")
     size.add_argument("--long", action="store_true", help="more questions, latency samples and rounds")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json and RESULTS.md go")
+    parser.add_argument("--only", choices=("huge",),
+                        help="run one step alone: huge = the 100,000-letter stand-in index (benchmarks/huge.py)")
+    parser.add_argument("--pool", type=Path, default=HERE / "out" / "work" / "index-1000",
+                        help="with --only huge: the real index (or .npy) whose vectors the stand-ins are drawn from")
     parser.add_argument("--render", action="store_true",
                         help="only re-render RESULTS.md from the results.json in --out (no measurement)")
     args = parser.parse_args(argv)
@@ -241,6 +295,9 @@ def main(argv: list[str] | None = None) -> None:
 
     for noisy in ("chatbot", "jieba", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.only == "huge":
+        run_only_huge(args.out, args.pool)
+        return
     run("quick" if args.quick else "long" if args.long else "default", args.out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -18,6 +19,7 @@ from benchmarks.synthetic import (
     COUNTED,
     PLACES,
     SyntheticLetter,
+    _occurrences,
     generate,
     question_rows,
     write_corpus,
@@ -125,3 +127,24 @@ def test_question_file_has_the_evaluation_format(letters: list[SyntheticLetter],
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert rows == question_rows(letters[:3])
     assert set(rows[0]) == {"id", "question", "answers", "evidence", "kind", "doc"}
+
+
+# sha256 of generate(300, 20241)'s texts and questions, computed with the quadratic uniqueness check that
+# _drop_ambiguous had before it became near-linear: the benchmark corpus must not change with the speed-up.
+GENERATE_300_SHA256 = "2b90c0872bc2ce8c2efab4de660ee32747aa9088af4897d4c8425dacf94087d3"
+
+
+def test_benchmark_corpus_is_unchanged_by_the_linear_uniqueness_check() -> None:
+    digest = hashlib.sha256()
+    for letter in generate(300, seed=20241):
+        digest.update(letter.text.encode())
+        digest.update(json.dumps([q.__dict__ for q in letter.questions], ensure_ascii=False).encode())
+    assert digest.hexdigest() == GENERATE_300_SHA256
+
+
+def test_occurrences_count_like_str_count_over_the_joined_texts() -> None:
+    texts = ["甲乙丙甲乙丙", "乙丙丁", "丁丁丁丁", "无关"]
+    needles = {"甲乙", "乙丙", "丁丁", "丙丁", "戊己"}
+    joined = "\x00".join(texts)
+    assert _occurrences(texts, needles) == {n: joined.count(n) for n in needles}
+    assert _occurrences(texts, needles) == {"甲乙": 2, "乙丙": 3, "丁丁": 2, "丙丁": 1, "戊己": 0}
