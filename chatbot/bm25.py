@@ -16,6 +16,8 @@ import scipy.sparse as sp
 
 K1 = 1.5
 B = 0.75
+# Below one posting per SPARSE_RATIO rows, sorting the postings beats a pass over all rows of the segment.
+SPARSE_RATIO = 16
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,14 @@ def score_terms(
         score_parts.append(weight * freq * (K1 + 1.0) / (freq + norm[col_rows]))
     if not rows_parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    postings, scores = np.concatenate(rows_parts), np.concatenate(score_parts)
+    if len(postings) * SPARSE_RATIO < tf.shape[0]:
+        # Rare terms in a large segment: sort the few postings rather than pass over every row.
+        rows, slots = np.unique(postings, return_inverse=True)
+        return rows.astype(np.int64), np.bincount(slots, weights=scores, minlength=len(rows))
     # Accumulating into one slot per row (bincount) is ~40x faster than sorting the postings (np.unique)
     # for common terms; its O(rows) pass is C code over a float array, not a Python loop.
-    totals = np.bincount(np.concatenate(rows_parts), weights=np.concatenate(score_parts),
-                         minlength=tf.shape[0])
+    totals = np.bincount(postings, weights=scores, minlength=tf.shape[0])
     rows = np.flatnonzero(totals)
     return rows.astype(np.int64), totals[rows]
 

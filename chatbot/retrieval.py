@@ -64,6 +64,7 @@ class LetterDirectory:
 
     def __init__(self, letters: Sequence[LetterInfo]) -> None:
         self.by_id = {letter.doc_id: letter for letter in letters}
+        self._position = {doc_id: i for i, doc_id in enumerate(self.by_id)}
         self._keys: dict[str, list[str]] = defaultdict(list)
         for letter in letters:
             keys = {compact(letter.doc_id), *(name for name in letter.deputies if len(name) >= 2)}
@@ -86,7 +87,7 @@ class LetterDirectory:
                 if not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
                     found.update(ids)  # 817号 inside 1817号 names nothing
                     taken[start : start + length] = [True] * length
-        return tuple(doc_id for doc_id in self.by_id if doc_id in found)
+        return tuple(sorted(found, key=self._position.__getitem__))
 
 
 class Retriever:

@@ -178,6 +178,16 @@ class _Segment:
     norm: np.ndarray
     index: Any  # faiss index over the rows, in row order
     live_bits: np.ndarray | None  # bitmap for faiss's IDSelectorBitmap when the segment has tombstones
+    by_letter: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))  # rows by doc code
+    sorted_codes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def rows_of(self, codes: np.ndarray) -> np.ndarray:
+        """The rows (ascending) of the letters with these codes: two binary searches a letter, no scan."""
+        lo = np.searchsorted(self.sorted_codes, codes, side="left")
+        hi = np.searchsorted(self.sorted_codes, codes, side="right")
+        if not len(codes) or not (hi > lo).any():
+            return np.zeros(0, np.int64)
+        return np.sort(np.concatenate([self.by_letter[a:b] for a, b in zip(lo, hi, strict=True)]))
 
 
 class IndexSnapshot:
@@ -226,14 +236,15 @@ class IndexSnapshot:
         if codes is None:
             bits = seg.live_bits
         else:
-            mask = np.isin(seg.doc_codes, codes)
-            rows = np.flatnonzero(mask)
+            rows = seg.rows_of(codes)
             if len(rows) == 0:
                 return []
             if len(rows) <= EXACT_FILTER_MAX_ROWS:
                 scores = seg.index.reconstruct_batch(rows) @ q[0]
                 pos, best = bm25.top_k(rows, scores.astype(np.float64), k)
                 return [(int(seg.ids[p]), float(s)) for p, s in zip(pos, best, strict=True)]
+            mask = np.zeros(len(seg.ids), dtype=bool)
+            mask[rows] = True
             bits = np.packbits(mask, bitorder="little")
         params: Any = None
         if bits is not None:
@@ -403,6 +414,7 @@ def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], l
         dataclasses.replace(
             seg, live=is_live, doc_codes=codes, norm=bm25.length_norm(seg.terms.lengths, avgdl),
             live_bits=None if is_live.all() else np.packbits(is_live, bitorder="little"),
+            by_letter=(order := np.argsort(codes, kind="stable")), sorted_codes=codes[order],
         )
         for seg, (is_live, codes) in zip(loaded, lives, strict=True)
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatbot import index_writer
+from chatbot import bm25, index_writer
 from chatbot.embedding import HashingEmbedder
 from chatbot.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from chatbot.index_writer import Change, ParsedLetter
@@ -192,3 +192,18 @@ def test_reload_reuses_unchanged_segments_and_matches_a_fresh_load(fruit: Path) 
     assert reloaded.dense_search(query, 5) == fresh.dense_search(query, 5)
     assert reloaded.bm25_search(["苹果", "葡萄"], 5) == fresh.bm25_search(["苹果", "葡萄"], 5)
     assert reloaded.doc_freq("葡萄") == fresh.doc_freq("葡萄") == 1
+
+
+def test_rare_terms_are_scored_like_common_ones() -> None:
+    """score_terms sorts few postings and passes over all rows for many: both give the same scores."""
+    rng = np.random.default_rng(7)
+    tokens = [["常见"] * int(rng.integers(1, 4)) + (["罕见"] if i in (5, 77) else []) for i in range(200)]
+    tf, vocab, lengths = bm25.build_term_matrix(tokens)
+    matrix = bm25.TermMatrix(tf.tocsc(), {t: i for i, t in enumerate(vocab)}, lengths)
+    norm = bm25.length_norm(lengths, float(lengths.mean()))
+    rare_rows, rare = bm25.score_terms(matrix, norm, [("罕见", 2.0)])  # 2 postings in 200 rows: sorted
+    assert rare_rows.tolist() == [5, 77]
+    both_rows, both = bm25.score_terms(matrix, norm, [("罕见", 2.0), ("常见", 0.1)])  # every row: bincount
+    common_rows, common = bm25.score_terms(matrix, norm, [("常见", 0.1)])
+    assert both_rows.tolist() == common_rows.tolist() == list(range(200))
+    assert both[[5, 77]] == pytest.approx(rare + common[[5, 77]])
