@@ -123,7 +123,7 @@ def term_found(term: Term, haystack: str) -> float:
 
 @lru_cache(maxsize=4096)
 def _compact(text: str) -> str:
-    """compact() of passage texts and headings, which recur across the questions of a session."""
+    """compact() of section headings, which recur across the passages and questions of a session."""
     return compact(text)
 
 
