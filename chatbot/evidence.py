@@ -222,7 +222,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     found = [term_found(t, body) for t in terms]
     cov = _weighted(terms, found, in_heading)
     context = coverage(question.context_terms, body) if question.context_terms else 1.0
-    missing = tuple(t.text for t, f, h in zip(terms, found, in_heading, strict=True) if t.strong and not f and not h)
+    missing = _lacking(terms, found, in_heading)
     years_ok = all(y in body or y in head for y in question.years)
     qualifiers_ok = all(q in body for q in question.qualifiers)
     if question.kind == PLACE and not PLACE_RE.search(text, start, end):
@@ -240,8 +240,8 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         bound = text[statement[0] if own else start : statement[1]]
         bound_text = compact(bound)
         bound_found = [term_found(t, bound_text) for t in terms]
-        unbound = sum(1 for t, f, h in zip(terms, bound_found, in_heading, strict=True) if t.strong and not f and not h)
-        ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * unbound
+        unbound = _lacking(terms, bound_found, in_heading)
+        ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * len(unbound)
     score = (
         ranked
         - MISSING_PENALTY * len(missing)
@@ -255,12 +255,17 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
 
 
+def _lacking(terms: tuple[Term, ...], found: list[float], in_heading: list[float]) -> tuple[str, ...]:
+    """The strong terms found neither in the text (`found`) nor in the heading."""
+    return tuple(t.text for t, f, h in zip(terms, found, in_heading, strict=True) if t.strong and not f and not h)
+
+
 def _statement(text: str, start: int, end: int, v_start: int, v_end: int) -> tuple[int, int]:
     """The statement a value belongs to: from the end of the figure before it (or the window's start) to
     the end of the value's clause. Its words say whether the figure is a plan or a result."""
     begin = start
     for m in FIGURE_RE.finditer(text, start, v_start):
-        if m.end() <= v_start and not YEAR_ONLY_RE.fullmatch(m.group(0)):
+        if not YEAR_ONLY_RE.fullmatch(m.group(0)):
             begin = m.end()
     brk = CLAUSE_BREAK_RE.search(text, v_end, end)
     return begin, brk.start() if brk else end
