@@ -170,12 +170,11 @@ def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         snapshot = bot.snapshot()
-        letters = snapshot.letters()
         return JSONResponse(
             {
                 "status": "ok",
-                "letters": len(letters),
-                "chunks": sum(letter.chunk_count for letter in letters),
+                "letters": snapshot.letter_count(),
+                "chunks": snapshot.num_chunks,
                 "generation": snapshot.generation,
             }
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .evidence import coverage
@@ -60,7 +60,7 @@ def citation(passage: Passage) -> str:
     return f"{title}（{escape_markdown(passage.doc_id)}） · {escape_markdown(passage.section)}"
 
 
-def to_passage(hit: Hit, letters: dict[str, LetterInfo], quote: str | None = None) -> Passage:
+def to_passage(hit: Hit, letters: Mapping[str, LetterInfo], quote: str | None = None) -> Passage:
     chunk = hit.chunk
     letter = letters.get(chunk.doc_id)
     return Passage(
@@ -112,7 +112,7 @@ def _line_with(text: str, needles: Sequence[str]) -> tuple[int, int] | None:
     return None
 
 
-def meta_evidence(question: Question, hits: Sequence[Hit], letters: dict[str, LetterInfo]) -> Evidence | None:
+def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str, LetterInfo]) -> Evidence | None:
     """For a question about the letter itself: the field's value and the line that states it."""
     field = question.meta_field or ""
     for hit in hits:
@@ -196,7 +196,7 @@ def render_quote(text: str, quote: tuple[int, int], mark: tuple[int, int]) -> st
     return "\n".join(lines)
 
 
-def compose(question: Question, hits: Sequence[Hit], letters: dict[str, LetterInfo]) -> Answer:
+def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, LetterInfo]) -> Answer:
     """Turn reranked hits into the Answer the chat, the CLI and the API show."""
     if not hits:
         return Answer(question.text, NO_PASSAGES, None, True, [])
@@ -227,7 +227,7 @@ def compose(question: Question, hits: Sequence[Hit], letters: dict[str, LetterIn
     return Answer(question.text, "\n\n".join(lines), evidence.direct, False, [first, *rest])
 
 
-def _other_letters(question: Question, shown: str, letters: dict[str, LetterInfo]) -> list[str]:
+def _other_letters(question: Question, shown: str, letters: Mapping[str, LetterInfo]) -> list[str]:
     """A question about "the letter" that names none: the same field of the other letters too."""
     rows = []
     for letter in letters.values():

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import bm25
 from .embedding import Embedder
+from .query import letter_keys
 from .schema import Chunk, Document
 from .segments import IVF_MIN_VECTORS, SegmentData, merge_data, read_segment, write_segment
 from .store import MANIFEST_FILE, SCHEMA, SCHEMA_VERSION, SEGMENTS_DIR, build_manifest, connect, read_meta
@@ -155,6 +156,7 @@ def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
         touched = {r[0] for r in conn.execute("SELECT name FROM segments")}
         conn.execute("DELETE FROM chunks")
         conn.execute("DELETE FROM docs")
+        conn.execute("DELETE FROM letter_keys")
         return touched
     touched = set()
     for doc_id in sorted(change.drop):
@@ -162,6 +164,7 @@ def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
                                                    (doc_id,)))
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         conn.execute("DELETE FROM docs WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM letter_keys WHERE doc_id = ?", (doc_id,))
     return touched
 
 
@@ -179,6 +182,8 @@ def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: s
         doc = item.doc
         meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
         conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
+        conn.executemany("INSERT INTO letter_keys (key, doc_id) VALUES (?, ?)",
+                         [(key, doc.doc_id) for key in sorted(letter_keys(doc.doc_id, doc.meta))])
         conn.executemany(
             _INSERT_CHUNK,
             [(next(ids), c.chunk_id, c.doc_id, segment, c.section, c.kind, c.text, c.start, c.end,

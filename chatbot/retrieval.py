@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .embedding import Embedder
 from .errors import QueryError
 from .evidence import Window, best_window, sentence_match
-from .query import META, Question, Term, compact
+from .query import META, Question, Term, compact, letter_keys
 from .schema import CLOSING, LETTERHEAD, Chunk, LetterInfo
 from .store import IndexSnapshot
 from .tokens import tokenize_query
@@ -59,20 +59,30 @@ def fuse(rankings: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
 class LetterDirectory:
     """The letters of one index generation, found by the 文号, suggestion number or deputy a text names.
 
-    Built once per generation; a lookup costs the length of the text, not the number of letters.
+    Built once per generation from the keys the writer stored (chatbot.query.letter_keys); a lookup costs
+    the length of the text, not the number of letters.
     """
 
-    def __init__(self, letters: Sequence[LetterInfo]) -> None:
-        self.by_id = {letter.doc_id: letter for letter in letters}
-        self._position = {doc_id: i for i, doc_id in enumerate(self.by_id)}
+    def __init__(self, keys: Iterable[tuple[str, str]], by_id: Mapping[str, LetterInfo],
+                 position: Callable[[str], int]) -> None:
+        self.by_id = by_id  # doc_id -> LetterInfo (a snapshot reads each on first use)
+        self._position = position  # the letter's place in the index's order
         self._keys: dict[str, list[str]] = defaultdict(list)
-        for letter in letters:
-            keys = {compact(letter.doc_id), *(name for name in letter.deputies if len(name) >= 2)}
-            if letter.meta.proposal_number:
-                keys.add(f"{letter.meta.proposal_number}号")
-            for key in keys:
-                self._keys[key].append(letter.doc_id)
+        for key, doc_id in keys:
+            self._keys[key].append(doc_id)
         self._lengths = sorted({len(key) for key in self._keys}, reverse=True)
+
+    @classmethod
+    def of(cls, snapshot: IndexSnapshot) -> LetterDirectory:
+        return cls(snapshot.letter_keys, snapshot.by_id, snapshot.position)
+
+    @classmethod
+    def from_letters(cls, letters: Sequence[LetterInfo]) -> LetterDirectory:
+        """A directory of these letters, in this order (no index needed)."""
+        by_id = {letter.doc_id: letter for letter in letters}
+        order = {doc_id: i for i, doc_id in enumerate(by_id)}
+        keys = [(key, letter.doc_id) for letter in letters for key in letter_keys(letter.doc_id, letter.meta)]
+        return cls(keys, by_id, order.__getitem__)
 
     def named_in(self, text: str) -> tuple[str, ...]:
         """Letters named in `text` ("817号建议里……", "虞振勇代表的建议", a 文号), in the order of the index."""
@@ -87,7 +97,7 @@ class LetterDirectory:
                 if not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
                     found.update(ids)  # 817号 inside 1817号 names nothing
                     taken[start : start + length] = [True] * length
-        return tuple(sorted(found, key=self._position.__getitem__))
+        return tuple(sorted(found, key=self._position))
 
 
 class Retriever:
@@ -96,7 +106,7 @@ class Retriever:
     def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, directory: LetterDirectory | None = None) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        self.directory = directory or LetterDirectory(snapshot.letters())
+        self.directory = directory or LetterDirectory.of(snapshot)
 
     def hits(self, question: Question, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Hit]:
         if not 1 <= k <= MAX_K:

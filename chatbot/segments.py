@@ -2,8 +2,9 @@
 
 A segment is written once into a hidden temporary folder, fsynced, then renamed into place; it only becomes
 part of the index when the SQLite commit lists it. Files: vectors.npy (float32, L2-normalized rows),
-ids.npy (int64 chunk row ids), tf.npz (scipy CSR term frequencies), vocab.json, lengths.npy,
-segment.json (what kind of FAISS index serves it), and index.faiss for large segments (IVF).
+ids.npy (int64 chunk row ids), tf.npz (scipy CSC term frequencies: a term's postings are one slice, and
+loading needs no conversion), df.npy (each term's document frequency over all rows), vocab.json,
+lengths.npy, segment.json (what kind of FAISS index serves it), and index.faiss for large segments (IVF).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
-VECTORS, IDS, TF, VOCAB, LENGTHS, INFO, FAISS_FILE = (
-    "vectors.npy", "ids.npy", "tf.npz", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
+VECTORS, IDS, TF, DF, VOCAB, LENGTHS, INFO, FAISS_FILE = (
+    "vectors.npy", "ids.npy", "tf.npz", "df.npy", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
 )
 # Above this many vectors a segment gets an approximate IVF index; below it exact search is fast enough
 # (a flat scan of 200k × 512 floats takes ~20 ms on 2 cores).
@@ -52,10 +53,16 @@ class SegmentData:
 
     ids: np.ndarray
     vectors: np.ndarray
-    tf: sp.csr_matrix
+    tf: sp.csc_matrix  # rows = chunks, columns = vocab
     vocab: list[str]
     lengths: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    df: np.ndarray | None = None  # per column, rows holding the term (all rows, tombstones included)
+
+    def doc_freq(self) -> np.ndarray:
+        if self.df is None:
+            self.df = np.diff(self.tf.indptr).astype(np.int64)
+        return self.df
 
 
 def _fsync_dir(path: Path) -> None:
@@ -85,7 +92,10 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _write_file(tmp / VECTORS, lambda f: np.save(f, vectors, allow_pickle=False))
     _write_file(tmp / IDS, lambda f: np.save(f, data.ids.astype(np.int64), allow_pickle=False))
     _write_file(tmp / LENGTHS, lambda f: np.save(f, data.lengths.astype(np.int32), allow_pickle=False))
-    _write_file(tmp / TF, lambda f: sp.save_npz(f, sp.csr_matrix(data.tf), compressed=False))
+    data.tf = sp.csc_matrix(data.tf, dtype=np.float32)
+    data.tf.sort_indices()  # bm25 relies on each column's rows ascending
+    _write_file(tmp / TF, lambda f: sp.save_npz(f, data.tf, compressed=False))
+    _write_file(tmp / DF, lambda f: np.save(f, data.doc_freq(), allow_pickle=False))
     vocab_json = json.dumps(data.vocab, ensure_ascii=False).encode()
     _write_file(tmp / VOCAB, lambda f: f.write(vocab_json))
     if n >= IVF_MIN_VECTORS:
@@ -106,13 +116,18 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
 def read_segment(folder: Path) -> SegmentData:
     """Load a segment's files (never pickle); raises OSError/ValueError when a file is missing or bad."""
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+    tf = sp.load_npz(folder / TF)
+    if not isinstance(tf, sp.csc_matrix):  # segments written before tf.npz was CSC
+        tf = sp.csc_matrix(tf)
+        tf.sort_indices()
     return SegmentData(
         ids=np.load(folder / IDS, allow_pickle=False),
         vectors=np.load(folder / VECTORS, allow_pickle=False, mmap_mode="r"),
-        tf=sp.csr_matrix(sp.load_npz(folder / TF)),
+        tf=tf,
         vocab=json.loads((folder / VOCAB).read_text(encoding="utf-8")),
         lengths=np.load(folder / LENGTHS, allow_pickle=False),
         info=info,
+        df=np.load(folder / DF, allow_pickle=False) if (folder / DF).is_file() else None,
     )
 
 
@@ -167,7 +182,7 @@ def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
     for part in parts:
         keep = np.flatnonzero(np.isin(part.ids, live_ids))
         cols = np.asarray([vocab.setdefault(t, len(vocab)) for t in part.vocab], dtype=np.int64)
-        tf = part.tf[keep].tocoo()
+        tf = part.tf.tocsr()[keep].tocoo()
         matrices.append((tf.row, cols[tf.col] if len(cols) else tf.col, tf.data, len(keep)))
         ids.append(part.ids[keep])
         vectors.append(np.asarray(part.vectors[keep], dtype=np.float32))
@@ -179,7 +194,7 @@ def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
         data.append(d)
         offset += count
     dim = parts[0].vectors.shape[1]
-    tf = sp.csr_matrix(
+    tf = sp.csc_matrix(
         (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols_all))),
         shape=(offset, len(vocab)), dtype=np.float32,
     )

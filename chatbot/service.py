@@ -69,7 +69,7 @@ class Chatbot:
         snapshot = self.snapshot()
         cached = self._directory
         if cached is None or cached[0] != snapshot.generation:
-            cached = self._directory = (snapshot.generation, LetterDirectory(snapshot.letters()))
+            cached = self._directory = (snapshot.generation, LetterDirectory.of(snapshot))
         return Retriever(snapshot, self.embedder, cached[1])
 
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:

@@ -1,7 +1,7 @@
 """The on-disk index, read side: `open_index` loads an immutable snapshot that searches it.
 
 Layout of an index folder:
-    store.sqlite   the single commit point (WAL): meta, docs, chunks (live rows) and segments tables
+    store.sqlite   the single commit point (WAL): meta, docs, letter_keys, chunks (live rows), segments
     segments/NAME/ immutable segment folders (see chatbot.segments); rows not in `chunks` are tombstones
     manifest.json  a human-readable export of what the index holds, rewritten after every commit
 """
@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from .tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: the letter_keys table (a question names a letter by these; read at load instead of every letter's meta).
+SCHEMA_VERSION = 2
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
 SEGMENTS_DIR = "segments"
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, meta TEXT NOT NULL,
     text TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS letter_keys_doc ON letter_keys (doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
     segment TEXT NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
@@ -182,9 +185,11 @@ class _Segment:
     live: np.ndarray  # bool per row: the row's chunk is still in the chunks table
     doc_codes: np.ndarray  # int32 per row: the letter's code in the snapshot, -1 for tombstones
     terms: bm25.TermMatrix
+    df: np.ndarray  # per column: rows holding the term (all rows; df_live counts the live ones)
     norm: np.ndarray
     index: Any  # faiss index over the rows, in row order
     live_bits: np.ndarray | None  # bitmap for faiss's IDSelectorBitmap when the segment has tombstones
+    df_live: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     by_letter: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))  # rows by doc code
     sorted_codes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
 
@@ -197,21 +202,54 @@ class _Segment:
         return np.sort(np.concatenate([self.by_letter[a:b] for a, b in zip(lo, hi, strict=True)]))
 
 
+class _Letters(Mapping[str, LetterInfo]):
+    """A snapshot's letters by doc_id, each read from SQLite when first asked for and then kept.
+
+    At 100,000 letters, reading them all costs seconds at every index change; a question needs a few.
+    """
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self._snapshot = snapshot
+        self._read: dict[str, LetterInfo] = {}
+
+    def __getitem__(self, doc_id: str) -> LetterInfo:
+        found = self._read.get(doc_id)
+        if found is None:
+            if doc_id not in self._snapshot._doc_codes:
+                raise KeyError(doc_id)
+            found = self._snapshot.letter(doc_id)
+            if found is None:  # removed by a writer since this snapshot loaded
+                raise KeyError(doc_id)
+            self._read[doc_id] = found
+        return found
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._snapshot._doc_codes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snapshot._doc_codes)
+
+    def __len__(self) -> int:
+        return len(self._snapshot._doc_codes)
+
+
 class IndexSnapshot:
     """One committed generation of the index, loaded; immutable and safe to share between threads."""
 
-    def __init__(self, index_dir: Path, meta: dict[str, str], manifest: dict[str, Any],
-                 segments: list[_Segment], doc_codes: dict[str, int], df: dict[str, int],
-                 chunk_counts: dict[str, int]) -> None:
+    def __init__(self, index_dir: Path, meta: dict[str, str], segments: list[_Segment],
+                 doc_codes: dict[str, int], chunk_counts: dict[str, int],
+                 letter_keys: list[tuple[str, str]]) -> None:
         self.index_dir = Path(index_dir)
+        self.meta = meta  # the meta table of this generation (versions, model, build time)
         self.generation = int(meta["generation"])
         self.model_name = meta["embedding_model"]
         self.dim = int(meta["dim"])
-        self.manifest = manifest
+        self.segment_names = [s.name for s in segments]
         self._segments = segments
-        self._doc_codes = doc_codes
-        self._df = df
+        self._doc_codes = doc_codes  # doc_id -> code; codes follow doc_id order
         self._chunk_counts = chunk_counts  # live chunks per letter
+        self.letter_keys = letter_keys  # (key, doc_id): how a question may name each letter (letter_keys table)
+        self.by_id: Mapping[str, LetterInfo] = _Letters(self)
         self.num_chunks = int(sum(int(s.live.sum()) for s in segments))
         self._local = threading.local()
 
@@ -277,7 +315,7 @@ class IndexSnapshot:
         """(chunk row id, BM25 score) of the k best live chunks holding a query token, best first."""
         n = self.num_chunks
         unique = list(dict.fromkeys(tokens))
-        terms = [(t, float(bm25.idf(self._df[t], n))) for t in unique if self._df.get(t, 0) > 0]
+        terms = [(t, float(bm25.idf(df, n))) for t in unique if (df := self.doc_freq(t)) > 0]
         if not terms:
             return []
         codes = self._codes(doc_ids)
@@ -291,8 +329,20 @@ class IndexSnapshot:
         return found[:k]
 
     def doc_freq(self, token: str) -> int:
-        """How many live chunks hold `token` (a token from chatbot.tokens)."""
-        return self._df.get(token, 0)
+        """How many live chunks hold `token` (a token from chatbot.tokens): one lookup per segment."""
+        total = 0
+        for seg in self._segments:
+            col = seg.terms.vocab.get(token)
+            if col is not None:
+                total += int(seg.df_live[col])
+        return total
+
+    def position(self, doc_id: str) -> int:
+        """The letter's place in doc_id order (KeyError when the snapshot does not hold it)."""
+        return self._doc_codes[doc_id]
+
+    def letter_count(self) -> int:
+        return len(self._doc_codes)
 
     def _codes(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         if doc_ids is None:
@@ -324,6 +374,7 @@ class IndexSnapshot:
         return query_letters(self._conn(), counts=self._chunk_counts)
 
     def letter(self, doc_id: str) -> LetterInfo | None:
+        """One letter (an indexed read); self.by_id keeps the letters already read."""
         found = query_letters(self._conn(), doc_id, counts=self._chunk_counts)
         return found[0] if found else None
 
@@ -366,39 +417,58 @@ def _load(index_dir: Path, model_name: str | None, dim: int | None,
             if "generation" not in meta:
                 raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
             check_compatible(index_dir, meta, model_name, dim)
-            manifest = build_manifest(conn)
             names = [r[0] for r in conn.execute("SELECT name FROM segments ORDER BY name")]
-            live = conn.execute("SELECT id, doc_id FROM chunks ORDER BY id").fetchall()
+            live_ids, live_codes, doc_names = _live_rows(conn)
+            keys = conn.execute("SELECT key, doc_id FROM letter_keys").fetchall()
             conn.execute("COMMIT")
         finally:
             conn.close()
     except sqlite3.Error as e:
         raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
-    live_ids = np.asarray([r[0] for r in live], dtype=np.int64)
-    doc_names = sorted({r[1] for r in live})
     doc_codes = {d: i for i, d in enumerate(doc_names)}
-    live_codes = np.asarray([doc_codes[r[1]] for r in live], dtype=np.int32)
     same_folder = previous is not None and previous.index_dir.resolve() == index_dir.resolve()
     reusable = {s.name: s for s in previous._segments} if previous is not None and same_folder else {}
     loaded = [reusable.get(name) or _read(index_dir, name) for name in names]
-    return _assemble(index_dir, meta, manifest, loaded, live_ids, live_codes, doc_codes)
+    return _assemble(index_dir, meta, loaded, live_ids, live_codes, doc_codes, keys)
+
+
+def _live_rows(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The live chunk ids (ascending), each one's letter code, and the letters in doc_id order (the codes).
+
+    A letter's chunks are written together, so their ids are almost always one range: a range per letter
+    is read from the chunks_doc index (1M rows as Python tuples took 2 s at 100,000 letters); a letter
+    whose ids are not one range (never seen, but nothing forbids it) has its ids read one by one.
+    """
+    groups = conn.execute(
+        "SELECT doc_id, min(id), max(id), count(*) FROM chunks GROUP BY doc_id ORDER BY doc_id"
+    ).fetchall()
+    doc_names = [g[0] for g in groups]
+    first = np.asarray([g[1] for g in groups], dtype=np.int64)
+    counts = np.asarray([g[3] for g in groups], dtype=np.int64)
+    span = np.asarray([g[2] for g in groups], dtype=np.int64) - first + 1
+    starts = np.cumsum(counts) - counts
+    ids = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(first - starts, counts)
+    for code in np.flatnonzero(span != counts):
+        rows = conn.execute("SELECT id FROM chunks WHERE doc_id = ? ORDER BY id", (doc_names[code],)).fetchall()
+        ids[starts[code] : starts[code] + counts[code]] = [r[0] for r in rows]
+    codes = np.repeat(np.arange(len(groups), dtype=np.int32), counts)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], codes[order], doc_names
 
 
 def _read(index_dir: Path, name: str) -> _Segment:
     """A segment's files as a _Segment whose per-snapshot fields (live rows, norms) are still blank."""
     folder = index_dir / SEGMENTS_DIR / name
     data: SegmentData = read_segment(folder)
-    terms = bm25.TermMatrix(tf=data.tf.tocsc(), vocab={t: i for i, t in enumerate(data.vocab)},
-                            lengths=data.lengths)
+    terms = bm25.TermMatrix(tf=data.tf, vocab={t: i for i, t in enumerate(data.vocab)}, lengths=data.lengths)
     return _Segment(name=name, ids=data.ids, tokens=data.vocab, live=np.zeros(0, bool),
-                    doc_codes=np.zeros(0, np.int32), terms=terms, norm=np.zeros(0, np.float32),
-                    index=faiss_index(folder, data), live_bits=None)
+                    doc_codes=np.zeros(0, np.int32), terms=terms, df=data.doc_freq(),
+                    norm=np.zeros(0, np.float32), index=faiss_index(folder, data), live_bits=None)
 
 
-def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], loaded: list[_Segment],
-              live_ids: np.ndarray, live_codes: np.ndarray, doc_codes: dict[str, int]) -> IndexSnapshot:
+def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], live_ids: np.ndarray,
+              live_codes: np.ndarray, doc_codes: dict[str, int], keys: list[tuple[str, str]]) -> IndexSnapshot:
     """This generation's view of the segments: live rows, letter codes, global BM25 statistics."""
-    df: dict[str, int] = {}
     total_len, lives = 0, []
     for seg in loaded:
         pos = np.minimum(np.searchsorted(live_ids, seg.ids), max(len(live_ids) - 1, 0))
@@ -409,9 +479,6 @@ def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], l
             is_live, codes = np.zeros(len(seg.ids), bool), np.full(len(seg.ids), -1, np.int32)
         lives.append((is_live, codes))
         total_len += int(seg.terms.lengths[is_live].sum())
-        for token, count in zip(seg.tokens, bm25.column_doc_freq(seg.terms.tf, is_live), strict=True):
-            if count:
-                df[token] = df.get(token, 0) + int(count)
     n_live = int(sum(int(live.sum()) for live, _ in lives))
     if n_live != len(live_ids):
         raise IndexCorruptError(
@@ -422,6 +489,8 @@ def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], l
     segments = [
         dataclasses.replace(
             seg, live=is_live, doc_codes=codes, norm=bm25.length_norm(seg.terms.lengths, avgdl),
+            # Without tombstones the segment's own counts are the live ones (no pass over its postings).
+            df_live=seg.df if is_live.all() else bm25.column_doc_freq(seg.terms.tf, is_live),
             live_bits=None if is_live.all() else np.packbits(is_live, bitorder="little"),
             by_letter=(order := np.argsort(codes, kind="stable")), sorted_codes=codes[order],
         )
@@ -429,4 +498,5 @@ def _assemble(index_dir: Path, meta: dict[str, str], manifest: dict[str, Any], l
     ]
     per_letter = np.bincount(live_codes, minlength=len(doc_codes))
     chunk_counts = {doc_id: int(per_letter[code]) for doc_id, code in doc_codes.items()}
-    return IndexSnapshot(index_dir, meta, manifest, segments, doc_codes, df, chunk_counts)
+    letter_keys = [(key, doc_id) for key, doc_id in keys if doc_id in doc_codes]
+    return IndexSnapshot(index_dir, meta, segments, doc_codes, chunk_counts, letter_keys)

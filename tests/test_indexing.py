@@ -252,7 +252,7 @@ def test_many_small_writes_are_merged_without_changing_results(idx_settings, idx
     remove_letter(idx_settings, L102)
     snapshot = _snapshot(idx_settings)
     # 4 segments were merged into 1 when the 4th appeared; tombstones of L102 are dropped by the next merge
-    assert len(snapshot.manifest["segments"]) == 1
+    assert len(snapshot.segment_names) == 1
     assert snapshot.num_chunks == 5 * CHUNKS_PER_LETTER
     bm25 = snapshot.bm25_search(tokenize_query("计划新建驿站105家"), 1)
     assert snapshot.chunks([bm25[0][0]])[0].doc_id == "温科提复〔2024〕105号"
@@ -377,4 +377,4 @@ def test_an_older_chunker_version_makes_the_next_build_rebuild_everything(idx_se
     embedder = HashingEmbedder()
     report = build_index(idx_settings, embedder)
     assert report.replaced == [L101, L102] and embedder.calls == 2 * CHUNKS_PER_LETTER
-    assert _snapshot(idx_settings).manifest["chunker_version"] != "old"
+    assert _snapshot(idx_settings).meta["chunker_version"] != "old"

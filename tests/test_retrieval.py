@@ -54,7 +54,7 @@ LETTERS = [
     ],
 )
 def test_letters_named_in_a_question(question: str, expected: tuple[str, ...]) -> None:
-    assert LetterDirectory(LETTERS).named_in(question) == expected
+    assert LetterDirectory.from_letters(LETTERS).named_in(question) == expected
 
 
 def test_a_number_inside_a_named_doc_number_is_not_a_suggestion_number() -> None:
@@ -62,10 +62,11 @@ def test_a_number_inside_a_named_doc_number_is_not_a_suggestion_number() -> None
     third = LetterInfo(doc_id="温交提复〔2023〕817号", title="关于城乡公交一体化的提案", deputies=("李明华",),
                        date="2023-06-01", chunk_count=9, source="c.txt",
                        meta=LetterMeta(doc_number="温交提复〔2023〕817号", proposal_number="42", deputies=("李明华",)))
-    directory = LetterDirectory([*LETTERS, third])
+    directory = LetterDirectory.from_letters([*LETTERS, third])
     assert directory.named_in("温交提复〔2023〕817号答复函的联系人是谁？") == ("温交提复〔2023〕817号",)
     assert directory.named_in("817号建议的联系人是谁？") == ("温科提复〔2024〕91号",)
 
 
 def test_directory_finds_letters_by_id() -> None:
-    assert LetterDirectory(LETTERS).by_id["温财提复〔2024〕15号"].title == "关于加大对中小微企业融资支持的提案"
+    directory = LetterDirectory.from_letters(LETTERS)
+    assert directory.by_id["温财提复〔2024〕15号"].title == "关于加大对中小微企业融资支持的提案"

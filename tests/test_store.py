@@ -15,8 +15,10 @@ from chatbot import bm25, index_writer
 from chatbot.embedding import HashingEmbedder
 from chatbot.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from chatbot.index_writer import Change, ParsedLetter
+from chatbot.retrieval import LetterDirectory
 from chatbot.schema import BODY, Chunk, Document, LetterMeta
-from chatbot.store import MANIFEST_FILE, SEGMENTS_DIR, index_generation, list_letters, open_index
+from chatbot.segments import DF, TF, read_segment
+from chatbot.store import MANIFEST_FILE, SCHEMA, SEGMENTS_DIR, _live_rows, index_generation, list_letters, open_index
 
 EMBEDDER = HashingEmbedder()
 
@@ -64,7 +66,7 @@ def _bm25(tf: int, dl: int, avgdl: float, n: int, df: int) -> float:
 
 def test_bm25_scores_with_global_statistics_across_segments(fruit: Path) -> None:
     snapshot = _open(fruit)
-    assert len(snapshot.manifest["segments"]) == 3
+    assert len(snapshot.segment_names) == 3
     # N = 3 chunks, avgdl = (3 + 2 + 4) / 3 = 3, df(苹果) = 2: idf = ln(1 + 1.5 / 2.5) = ln 1.6
     assert snapshot.bm25_search(["苹果"], 5) == [
         (1, pytest.approx(math.log(1.6) * 5 / 3.5)),
@@ -127,7 +129,8 @@ def test_letters_and_document_text(fruit: Path) -> None:
 def test_manifest_file_matches_the_snapshot(fruit: Path) -> None:
     snapshot = _open(fruit)
     on_disk = json.loads((fruit / MANIFEST_FILE).read_text(encoding="utf-8"))
-    assert on_disk == snapshot.manifest
+    assert [s["name"] for s in on_disk["segments"]] == snapshot.segment_names
+    assert on_disk["tokenizer_version"] == snapshot.meta["tokenizer_version"]
     assert (on_disk["generation"], on_disk["embedding_model"], on_disk["dim"], on_disk["num_chunks"]) == (
         3, "hashing-test", 64, 3)
     assert on_disk["files"] == {"丙.txt": "0" * 64, "乙.txt": "0" * 64, "甲.txt": "0" * 64}
@@ -207,3 +210,45 @@ def test_rare_terms_are_scored_like_common_ones() -> None:
     common_rows, common = bm25.score_terms(matrix, norm, [("常见", 0.1)])
     assert both_rows.tolist() == common_rows.tolist() == list(range(200))
     assert both[[5, 77]] == pytest.approx(rare + common[[5, 77]])
+
+
+def test_live_rows_read_letters_whose_ids_are_not_one_range() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    owners = {1: "甲", 2: "乙", 3: "甲", 4: "乙", 5: "甲", 6: "丙", 7: "丙", 9: "丙"}
+    conn.executemany(
+        'INSERT INTO chunks (id, chunk_id, doc_id, segment, section, kind, text, start, "end", search_text) '
+        "VALUES (?, ?, ?, 's', '', 'body', '', 0, 0, '')", [(i, f"c{i}", d) for i, d in owners.items()])
+    ids, codes, letters = _live_rows(conn)
+    assert letters == ["丙", "乙", "甲"]  # doc_id order: codes index this list
+    assert ids.tolist() == [1, 2, 3, 4, 5, 6, 7, 9]
+    assert [letters[c] for c in codes] == [owners[i] for i in ids.tolist()]
+
+
+def test_letter_keys_follow_adds_and_removals(fruit: Path) -> None:
+    _remove(fruit, "乙")
+    snapshot = _open(fruit)
+    assert sorted(snapshot.letter_keys) == [("丙", "丙"), ("王伟", "丙"), ("王伟", "甲"), ("甲", "甲")]
+    conn = sqlite3.connect(fruit / "store.sqlite")
+    assert conn.execute("SELECT count(*) FROM letter_keys WHERE doc_id = '乙'").fetchone() == (0,)
+    directory = LetterDirectory.of(snapshot)
+    assert directory.named_in("王伟代表的建议") == ("丙", "甲")
+    assert directory.named_in("甲的答复") == ("甲",)
+    assert snapshot.by_id["甲"].title == "甲的建议" and "乙" not in snapshot.by_id and len(snapshot.by_id) == 2
+    with pytest.raises(KeyError):
+        snapshot.by_id["乙"]
+
+
+def test_segments_store_postings_by_term_and_still_read_the_older_layout(fruit: Path) -> None:
+    import scipy.sparse as sp
+
+    folder = next((fruit / SEGMENTS_DIR).iterdir())
+    assert sp.load_npz(folder / TF).format == "csc"
+    written = read_segment(folder)
+    assert np.load(folder / DF).tolist() == [int(c) for c in (written.tf.toarray() > 0).sum(axis=0)]
+    # The layout before: CSR term frequencies and no df.npy.
+    sp.save_npz(folder / TF, written.tf.tocsr(), compressed=False)
+    (folder / DF).unlink()
+    older = read_segment(folder)
+    assert older.tf.format == "csc" and (older.tf != written.tf).nnz == 0
+    assert older.doc_freq().tolist() == written.doc_freq().tolist()
