@@ -8,7 +8,7 @@ query's terms: nothing per query scales with the corpus beyond those postings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,8 @@ K1 = 1.5
 B = 0.75
 # Below one posting per SPARSE_RATIO rows, sorting the postings beats a pass over all rows of the segment.
 SPARSE_RATIO = 16
+# A query term in more than this share of a segment's rows only scores the rows rarer terms bring (best_rows).
+COMMON_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -77,36 +79,91 @@ def score_terms(
 
     `terms` pairs each query token with its global idf; `norm` is `length_norm` of this segment's rows.
     """
-    rows_parts: list[np.ndarray] = []
-    score_parts: list[np.ndarray] = []
-    tf = matrix.tf
+    return _accumulate(_postings(matrix, terms), norm, matrix.tf.shape[0])
+
+
+@dataclass(frozen=True)
+class _Postings:
+    weight: float  # the term's idf
+    rows: np.ndarray  # ascending
+    freq: np.ndarray
+
+    def scores(self, norm: np.ndarray, rows: np.ndarray, freq: np.ndarray) -> np.ndarray:
+        f = freq.astype(np.float64)
+        return self.weight * f * (K1 + 1.0) / (f + norm[rows])
+
+
+def _postings(matrix: TermMatrix, terms: Sequence[tuple[str, float]]) -> list[_Postings]:
+    tf, found = matrix.tf, []
     for token, weight in terms:
         col = matrix.vocab.get(token)
-        if col is None:
-            continue
-        start, end = tf.indptr[col], tf.indptr[col + 1]
-        col_rows = tf.indices[start:end]
-        freq = tf.data[start:end].astype(np.float64)
-        rows_parts.append(col_rows)
-        score_parts.append(weight * freq * (K1 + 1.0) / (freq + norm[col_rows]))
-    if not rows_parts:
+        if col is not None:
+            start, end = tf.indptr[col], tf.indptr[col + 1]
+            found.append(_Postings(weight, tf.indices[start:end], tf.data[start:end]))
+    # Rarest first, everywhere: each row's score is then summed in one order whichever way it is found,
+    # so best_rows and score_terms agree to the last bit (ties are broken by row, not by rounding).
+    return sorted(found, key=lambda p: len(p.rows))
+
+
+def _accumulate(postings: list[_Postings], norm: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    if not postings:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    postings, scores = np.concatenate(rows_parts), np.concatenate(score_parts)
-    if len(postings) * SPARSE_RATIO < tf.shape[0]:
+    rows_all = np.concatenate([p.rows for p in postings])
+    scores = np.concatenate([p.scores(norm, p.rows, p.freq) for p in postings])
+    if len(rows_all) * SPARSE_RATIO < n_rows:
         # Rare terms in a large segment: sort the few postings rather than pass over every row.
-        rows, slots = np.unique(postings, return_inverse=True)
+        rows, slots = np.unique(rows_all, return_inverse=True)
         return rows.astype(np.int64), np.bincount(slots, weights=scores, minlength=len(rows))
     # Accumulating into one slot per row (bincount) is ~40x faster than sorting the postings (np.unique)
     # for common terms; its O(rows) pass is C code over a float array, not a Python loop.
-    totals = np.bincount(postings, weights=scores, minlength=tf.shape[0])
+    totals = np.bincount(rows_all, weights=scores, minlength=n_rows)
     rows = np.flatnonzero(totals)
     return rows.astype(np.int64), totals[rows]
 
 
+def best_rows(
+    matrix: TermMatrix, norm: np.ndarray, terms: Sequence[tuple[str, float]], k: int,
+    keep: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows that `keep` accepts, best first: the same as top_k of score_terms, found cheaper.
+
+    A term whose postings cover more than COMMON_SHARE of the rows brings no candidates: it only adds to
+    the rows that the rarer terms found (the MaxScore idea of Turtle and Flood, 1995). A row holding
+    common terms only scores below their summed upper bounds idf·(k1 + 1); when the k-th best score
+    reaches that bound no such row can enter, otherwise every posting is scored.
+    """
+    postings = _postings(matrix, terms)
+    n_rows = matrix.tf.shape[0]
+    common = [p for p in postings if len(p.rows) > COMMON_SHARE * n_rows]
+    rare = [p for p in postings if len(p.rows) <= COMMON_SHARE * n_rows]
+    if common and rare:
+        rows, scores = _accumulate(rare, norm, n_rows)
+        accepted = keep(rows)
+        rows, scores = rows[accepted], scores[accepted]
+        bound = sum(p.weight for p in common) * (K1 + 1.0)
+        if len(rows) > k:
+            # The k-th best rare-only score is a floor of the final k-th best: a row below it by more
+            # than the common terms can add cannot get in.
+            floor = np.partition(scores, len(scores) - k)[len(scores) - k]
+            hopeful = scores + bound >= floor
+            rows, scores = rows[hopeful], scores[hopeful]
+        for p in common:
+            at = np.minimum(np.searchsorted(p.rows, rows), len(p.rows) - 1)
+            held = p.rows[at] == rows
+            scores[held] += p.scores(norm, rows[held], p.freq[at[held]])
+        rows, scores = top_k(rows, scores, k)
+        if len(rows) == k and scores[-1] >= bound:
+            return rows, scores
+    rows, scores = _accumulate(postings, norm, n_rows)
+    accepted = keep(rows)
+    return top_k(rows[accepted], scores[accepted], k)
+
+
 def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (position, score) pairs, best first; ties broken by position for stable results."""
+    """The k best (position, score) pairs, best first; ties broken by position, also at the k-th place."""
     if len(scores) > k:
-        keep = np.argpartition(-scores, k - 1)[:k]
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = np.flatnonzero(scores >= kth)  # every row tied with the k-th best stays in the running
         positions, scores = positions[keep], scores[keep]
-    order = np.lexsort((positions, -scores))
+    order = np.lexsort((positions, -scores))[:k]
     return positions[order], scores[order]

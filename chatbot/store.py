@@ -321,9 +321,9 @@ class IndexSnapshot:
         codes = self._codes(doc_ids)
         found: list[tuple[int, float]] = []
         for seg in self._segments:
-            rows, scores = bm25.score_terms(seg.terms, seg.norm, terms)
-            keep = seg.live[rows] if codes is None else np.isin(seg.doc_codes[rows], codes)
-            rows, scores = bm25.top_k(rows[keep], scores[keep], k)
+            keep = seg.live.__getitem__ if codes is None else (
+                lambda rows, seg=seg: np.isin(seg.doc_codes[rows], codes))
+            rows, scores = bm25.best_rows(seg.terms, seg.norm, terms, k, keep)
             found.extend((int(seg.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True))
         found.sort(key=lambda item: (-item[1], item[0]))
         return found[:k]

@@ -252,3 +252,26 @@ def test_segments_store_postings_by_term_and_still_read_the_older_layout(fruit: 
     older = read_segment(folder)
     assert older.tf.format == "csc" and (older.tf != written.tf).nnz == 0
     assert older.doc_freq().tolist() == written.doc_freq().tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_rows_equal_scoring_every_posting(seed: int) -> None:
+    """best_rows lets common terms score only the rows rare terms bring; its top k must not change."""
+    rng = np.random.default_rng(seed)
+    vocab_size, n_rows = 40, 3000
+    share = np.geomspace(0.3, 0.0005, vocab_size)  # term t is in ~share[t] of the rows
+    tokens = [[f"t{t}" for t in np.flatnonzero(rng.random(vocab_size) < share) for _ in range(rng.integers(1, 4))]
+              for _ in range(n_rows)]
+    tf, vocab, lengths = bm25.build_term_matrix(tokens)
+    matrix = bm25.TermMatrix(tf.tocsc(), {t: i for i, t in enumerate(vocab)}, lengths)
+    norm = bm25.length_norm(lengths, float(lengths.mean()))
+    live = rng.random(n_rows) > 0.1
+    for _ in range(30):
+        picked = rng.choice(vocab_size, size=int(rng.integers(1, 6)), replace=False)
+        terms = [(f"t{t}", float(bm25.idf(int(share[t] * n_rows), n_rows))) for t in picked]
+        k = int(rng.choice([1, 5, 80]))
+        rows, scores = bm25.score_terms(matrix, norm, terms)
+        want_rows, want = bm25.top_k(rows[live[rows]], scores[live[rows]], k)
+        got_rows, got = bm25.best_rows(matrix, norm, terms, k, live.__getitem__)
+        assert got == pytest.approx(want)
+        assert got_rows.tolist() == want_rows.tolist()
