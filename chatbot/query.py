@@ -186,21 +186,21 @@ _jieba_lock = threading.Lock()
 
 @cache
 def _posseg() -> Any:
-    """jieba's POS tagger with the package's user dictionary, loaded once per process."""
-    import logging
-
-    import jieba
+    """jieba's POS tagger over the index's dictionary plus the question words below, built once."""
     import jieba.posseg
 
+    from .tokens import tokenizer_copy
+
     with _jieba_lock:
-        jieba.setLogLevel(logging.WARNING)
-        userdict = resources.files("chatbot").joinpath("data", "userdict.txt")
-        if userdict.is_file():
-            with resources.as_file(userdict) as path:
-                jieba.load_userdict(str(path))
+        words = tokenizer_copy()
         for word in [*synonym_map(), *attribute_units()]:  # 占比是多少 → 占比 / 是 / 多少
-            jieba.add_word(word)
-        return jieba.posseg
+            words.add_word(word)
+        # jieba.posseg.dt read the POS tags of jieba's dictionary when imported: copy them rather than
+        # have POSTokenizer's constructor parse dict.txt again (~1 s).
+        tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+        tagger.tokenizer = words
+        tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+        return tagger
 
 
 @cache
