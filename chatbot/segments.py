@@ -45,6 +45,11 @@ IVF_PROXY_RECALL = 0.99
 # Steps of ~1.5x rather than 2x: the chosen nprobe overshoots the needed one by at most half.
 IVF_NPROBES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 IVF_SAMPLE_QUERIES = 200
+# IVF lists hold 8-bit scalar-quantized vectors: a quarter of float32 to scan per question, to load and to
+# keep in memory. The best IVF_REFINE·k of a search are then re-scored on the float32 vectors (vectors.npy,
+# memory-mapped), which restores the exact order: measured on 100k synthetic chunks and real questions,
+# nprobe 256 gave recall@10 0.9965 both ways and took 3.6 ms instead of 6.3 ms.
+IVF_REFINE = 2
 
 
 @dataclass
@@ -137,7 +142,8 @@ def ivf_nlist(n: int) -> int:
 
 
 def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
-    """An IndexIVFFlat (inner product) over `vectors` and the smallest nprobe reaching the target recall.
+    """An IVF index of 8-bit codes (inner product) over `vectors` and the smallest nprobe reaching the target
+    recall of `refined_search`.
 
     Recall is measured against exact search on this data rather than guessed, and kept in segment.json.
     The probe queries are not the segment's own vectors: those sit inside their own list and reach 0.99
@@ -150,7 +156,8 @@ def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
 
     n, dim = vectors.shape
     quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, ivf_nlist(n), faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dim, ivf_nlist(n), faiss.ScalarQuantizer.QT_8bit,
+                                          faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = seed
     index.cp.max_points_per_centroid = IVF_TRAIN_POINTS_PER_LIST  # FAISS samples that many points per list
     index.cp.niter = IVF_TRAIN_ITERATIONS
@@ -167,12 +174,23 @@ def train_ivf(vectors: np.ndarray, seed: int = 0) -> tuple[Any, int, float]:
     recall = 0.0
     for nprobe in IVF_NPROBES:
         index.nprobe = min(nprobe, index.nlist)
-        _, found = index.search(queries, k)
+        found = [refined_search(index, vectors, query[None, :], k)[1] for query in queries]
         recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, found, strict=True)]))
         if recall >= IVF_PROXY_RECALL or index.nprobe == index.nlist:
             break
     log.info("IVF over %d vectors: nlist=%d nprobe=%d recall@10=%.4f", n, index.nlist, index.nprobe, recall)
     return index, int(index.nprobe), recall
+
+
+def refined_search(index: Any, vectors: np.ndarray, query: np.ndarray, k: int,
+                   params: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of the k rows nearest to one query, best first: the index's best IVF_REFINE·k,
+    re-scored exactly on `vectors` (ties by row)."""
+    _, found = index.search(query, min(k * IVF_REFINE, index.ntotal), params=params)
+    rows = np.sort(found[0][found[0] >= 0])  # ascending rows read the memory-mapped file in order
+    scores = np.asarray(vectors[rows], dtype=np.float32) @ query[0]
+    order = np.lexsort((rows, -scores))[:k]
+    return scores[order], rows[order]
 
 
 def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
@@ -208,7 +226,8 @@ def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
 
 
 def faiss_index(folder: Path, data: SegmentData) -> Any:
-    """The FAISS index that serves a segment: its IVF file when large, else exact IndexFlatIP."""
+    """The FAISS index that serves a segment: its IVF file when large (search it with refined_search),
+    else exact IndexFlatIP."""
     import faiss
 
     # One thread per search: a single query is memory-bound, and OpenMP's spinning threads contend with the
@@ -218,7 +237,6 @@ def faiss_index(folder: Path, data: SegmentData) -> Any:
     if data.info.get("kind") == "ivf":
         index: Any = faiss.read_index(str(folder / FAISS_FILE))
         index.nprobe = int(data.info["nprobe"])
-        index.make_direct_map()  # lets a letter-filtered search score that letter's rows exactly
         return index
     flat = faiss.IndexFlatIP(data.vectors.shape[1])
     if len(data.ids):

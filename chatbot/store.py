@@ -22,7 +22,7 @@ import numpy as np
 from . import bm25
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from .schema import Chunk, LetterInfo, LetterMeta
-from .segments import SegmentData, faiss_index, read_segment
+from .segments import SegmentData, faiss_index, read_segment, refined_search
 from .tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,7 @@ class _Segment:
     df: np.ndarray  # per column: rows holding the term (all rows; df_live counts the live ones)
     norm: np.ndarray
     index: Any  # faiss index over the rows, in row order
+    vectors: np.ndarray  # the rows' float32 vectors (memory-mapped): exact scores for filters and IVF refining
     live_bits: np.ndarray | None  # bitmap for faiss's IDSelectorBitmap when the segment has tombstones
     df_live: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     by_letter: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))  # rows by doc code
@@ -287,7 +288,7 @@ class IndexSnapshot:
             if len(rows) == 0:
                 return []
             if len(rows) <= EXACT_FILTER_MAX_ROWS:
-                scores = seg.index.reconstruct_batch(rows) @ q[0]
+                scores = np.asarray(seg.vectors[rows], dtype=np.float32) @ q[0]
                 pos, best = bm25.top_k(rows, scores.astype(np.float64), k)
                 return [(int(seg.ids[p]), float(s)) for p, s in zip(pos, best, strict=True)]
             mask = np.zeros(len(seg.ids), dtype=bool)
@@ -305,6 +306,9 @@ class IndexSnapshot:
             params.sel = selector
         if len(seg.ids) == 0:
             return []
+        if hasattr(seg.index, "nprobe"):
+            ivf_scores, ivf_rows = refined_search(seg.index, seg.vectors, q, k, params)
+            return [(int(seg.ids[r]), float(s)) for r, s in zip(ivf_rows, ivf_scores, strict=True)]
         scores, rows = seg.index.search(q, min(k, len(seg.ids)), params=params)
         return [(int(seg.ids[r]), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
@@ -463,7 +467,8 @@ def _read(index_dir: Path, name: str) -> _Segment:
     terms = bm25.TermMatrix(tf=data.tf, vocab={t: i for i, t in enumerate(data.vocab)}, lengths=data.lengths)
     return _Segment(name=name, ids=data.ids, tokens=data.vocab, live=np.zeros(0, bool),
                     doc_codes=np.zeros(0, np.int32), terms=terms, df=data.doc_freq(),
-                    norm=np.zeros(0, np.float32), index=faiss_index(folder, data), live_bits=None)
+                    norm=np.zeros(0, np.float32), index=faiss_index(folder, data), vectors=data.vectors,
+                    live_bits=None)
 
 
 def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], live_ids: np.ndarray,

@@ -284,9 +284,13 @@ def test_large_segment_gets_an_ivf_index_with_measured_recall(tmp_path, monkeypa
     info = segments.write_segment(tmp_path / "seg", data)
     assert info["kind"] == "ivf" and info["nlist"] == 3000 // 39
     assert info["recall_at_10"] >= 0.99
-    index = segments.faiss_index(tmp_path / "seg", segments.read_segment(tmp_path / "seg"))
-    _, found = index.search(vectors[:1], 1)
-    assert found[0][0] == 0
+    written = segments.read_segment(tmp_path / "seg")
+    index = segments.faiss_index(tmp_path / "seg", written)
+    assert type(index).__name__ == "IndexIVFScalarQuantizer" and index.nprobe == info["nprobe"]
+    # 8-bit codes find the candidates; the float32 vectors give the exact scores and order.
+    scores, rows = segments.refined_search(index, written.vectors, vectors[:1], 5)
+    exact = vectors @ vectors[0]
+    assert rows[0] == 0 and scores.tolist() == pytest.approx(np.sort(exact)[::-1][:5].tolist(), abs=1e-6)
 
 
 def _empty_terms(n: int):

@@ -275,3 +275,33 @@ def test_best_rows_equal_scoring_every_posting(seed: int) -> None:
         got_rows, got = bm25.best_rows(matrix, norm, terms, k, live.__getitem__)
         assert got == pytest.approx(want)
         assert got_rows.tolist() == want_rows.tolist()
+
+
+def test_ivf_segment_answers_like_exact_search_with_tombstones_and_filters(tmp_path: Path, monkeypatch) -> None:
+    from chatbot import segments
+
+    monkeypatch.setattr(segments, "IVF_MIN_VECTORS", 1000)
+    rng = np.random.default_rng(3)
+    words = [f"词{i}" for i in range(300)]
+    letters = {name: [" ".join(rng.choice(words, 6)) for _ in range(400)] for name in ("甲", "乙", "丙")}
+    index_dir = tmp_path / "index"
+    chunks = [c for name, texts in letters.items() for c in _chunks(name, texts)]
+    parsed = [ParsedLetter(Document(doc_id=name, source=f"{name}.txt", sha256="0" * 64, text="", meta=LetterMeta()),
+                           _chunks(name, texts), 0.0) for name, texts in letters.items()]
+    with index_writer.writing(index_dir) as conn:
+        segment = index_writer.write_new_segment(index_dir, conn, chunks, EMBEDDER.encode([c.text for c in chunks]))
+        index_writer.commit(index_dir, conn, Change(new=parsed), EMBEDDER, segment)
+    _remove(index_dir, "乙")
+    snapshot = _open(index_dir)
+    assert type(snapshot._segments[0].index).__name__ == "IndexIVFScalarQuantizer"
+    vectors = EMBEDDER.encode([c.text for c in chunks])
+    owner = np.repeat(["甲", "乙", "丙"], 400)
+    for text in ("词1 词2 词3", "词250 词7"):
+        query = EMBEDDER.encode([text])[0]
+        for scope, allowed in ((None, {"甲", "丙"}), (["丙"], {"丙"})):
+            exact = vectors @ query
+            exact[~np.isin(owner, list(allowed))] = -np.inf
+            best = np.argsort(-exact, kind="stable")[:5]
+            found = snapshot.dense_search(query, 5, doc_ids=scope)
+            assert [i for i, _ in found] == [int(b) + 1 for b in best]  # row ids start at 1
+            assert [s for _, s in found] == pytest.approx(exact[best].tolist(), abs=1e-5)
