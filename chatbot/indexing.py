@@ -74,6 +74,47 @@ def _max_bytes(settings: Settings) -> int:
     return int(settings.max_file_mb * 1024 * 1024)
 
 
+class FileHashes:
+    """Content hashes of corpus files, with the file_stats table as a cache keyed by size and mtime.
+
+    A no-op build of 100,000 letters read every file to hash it (~20 s); like make or git, an unchanged
+    size and modification time (nanoseconds) is taken to mean unchanged content.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._known = {r[0]: (r[1], r[2], r[3]) for r in
+                       conn.execute("SELECT source, size, mtime_ns, sha256 FROM file_stats")}
+        self._learned: list[tuple[str, int, int, str]] = []
+
+    def of(self, path: Path) -> str:
+        stat = path.stat()
+        known = self._known.get(path.name)
+        if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+            return known[2]
+        sha = file_sha256(path)
+        self.learn(path.name, stat, sha)
+        return sha
+
+    def learn(self, source: str, stat: os.stat_result, sha: str) -> None:
+        """Record `sha` for the file as it was when `stat` was taken (before reading it)."""
+        self._learned.append((source, stat.st_size, stat.st_mtime_ns, sha))
+
+    def save(self, present: set[str]) -> None:
+        """Keep what was learned and forget the files no longer in the corpus (one transaction)."""
+        gone = [(source,) for source in self._known if source not in present]
+        if not self._learned and not gone:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany("DELETE FROM file_stats WHERE source = ?", gone)
+            self._conn.executemany("INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?)", self._learned)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+
 def _parse(path: Path, settings: Settings) -> ParsedLetter:
     from .chunking import chunk_document
     from .documents import load_document
@@ -166,18 +207,22 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
         full = _needs_full(index_dir, conn, embedder, full)
         old = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT source, doc_id, sha256 FROM docs")}
         files = iter_corpus_files(corpus)
+        hashes = FileHashes(conn)
         parsed: list[ParsedLetter] = []
         kept: dict[str, tuple[str, float]] = {}  # unchanged: doc_id -> (source, mtime)
         for number, path in enumerate(tqdm(files, desc="reading", unit="file", disable=progress is not True)):
             notify(progress, 0.2 * number / max(len(files), 1), READING_PROGRESS.format(name=path.name))
-            if not full and path.name in old and old[path.name][1] == file_sha256(path):
+            if not full and path.name in old and old[path.name][1] == hashes.of(path):
                 kept[old[path.name][0]] = (path.name, path.stat().st_mtime)
                 continue
             try:
+                stat = path.stat()
                 parsed.append(_parse(path, settings))
+                hashes.learn(path.name, stat, parsed[-1].doc.sha256)
             except DocumentError as e:
                 report.skipped.append((path.name, e.reason))
         change = _plan_build(old, {p.name for p in files}, kept, parsed, full, report)
+        hashes.save({p.name for p in files})
         if change.new or change.drop or change.drop_all or "generation" not in read_meta(conn):
             _apply(index_dir, conn, change, embedder, report, progress)
         else:

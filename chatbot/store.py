@@ -28,7 +28,7 @@ from .tokens import TOKENIZER_VERSION
 log = logging.getLogger(__name__)
 
 # 2: the letter_keys table (a question names a letter by these; read at load instead of every letter's meta)
-# and the docs_files index.
+# and the docs_files index; the file_stats table.
 SCHEMA_VERSION = 2
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS docs (
 -- those read a page per letter (the full text shares the row): 100,000 pages at 100,000 letters.
 CREATE INDEX IF NOT EXISTS docs_files ON docs (source, doc_id, sha256);
 CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL);
+-- A build's cache: a corpus file whose size and mtime match its row here has this content hash, unread.
+CREATE TABLE IF NOT EXISTS file_stats (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS letter_keys_doc ON letter_keys (doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,

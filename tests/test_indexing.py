@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -61,6 +62,33 @@ def test_build_embeds_every_chunk_once_and_lists_letters(idx_settings, idx_corpu
         (L102, ("李娜",), "2024-07-02", 4),
         (L103, ("陈刚",), "2024-07-03", 4),
     ]
+
+
+def test_unchanged_files_are_not_read_again_to_hash_them(idx_settings, idx_corpus, monkeypatch) -> None:
+    build_index(idx_settings, HashingEmbedder())
+    hashed: list[str] = []
+    real_hash = indexing.file_sha256
+    monkeypatch.setattr(indexing, "file_sha256", lambda path: hashed.append(path.name) or real_hash(path))
+    assert build_index(idx_settings, HashingEmbedder()).unchanged == [L101, L102, L103] and hashed == []
+    # Same bytes, new mtime: hashed again, found unchanged, not re-embedded; the next build trusts it again.
+    path = idx_corpus[L101]
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    embedder = HashingEmbedder()
+    assert build_index(idx_settings, embedder).unchanged == [L101, L102, L103] and embedder.calls == 0
+    assert hashed == [path.name]
+    build_index(idx_settings, HashingEmbedder())
+    assert hashed == [path.name]
+    # New content: hashed, read and re-embedded; the next build trusts its recorded hash.
+    idx_corpus[L102].write_text(idx_letter_text(L102, "李娜", number="102", plan="2024年计划建设海洋牧场9个。"),
+                                encoding="utf-8")
+    assert build_index(idx_settings, HashingEmbedder()).replaced == [L102]
+    assert build_index(idx_settings, HashingEmbedder()).unchanged == [L101, L102, L103]
+    assert hashed == [path.name, idx_corpus[L102].name]
+    idx_corpus[L103].unlink()
+    build_index(idx_settings, HashingEmbedder())
+    conn = sqlite3.connect(idx_settings.index_dir / "store.sqlite")
+    assert [r[0] for r in conn.execute("SELECT source FROM file_stats ORDER BY source")] == [
+        idx_corpus[L101].name, idx_corpus[L102].name]
 
 
 def test_rebuild_embeds_only_the_changed_file(idx_settings, idx_corpus) -> None:
