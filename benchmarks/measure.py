@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -188,39 +189,50 @@ def dir_mb(folder: Path) -> float:
 
 def ivf_recall(vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
     """chatbot.segments.train_ivf at its defaults over `vectors`: its own recall and that of real queries."""
-    import faiss
-
     from chatbot.segments import train_ivf
 
     started = time.perf_counter()
     index, nprobe, self_recall = train_ivf(vectors)
     train_s = time.perf_counter() - started
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(queries, 10)
-    _, found = index.search(queries, 10)
-    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)]))
-    exact_s, ivf_s = _search_seconds(exact, queries), _search_seconds(index, queries)
-    curve = {}  # recall of real queries at each nprobe the writer may choose: what nprobe they need
-    for probe in (8, 16, 32, 64, 128, 256):
-        index.nprobe = min(probe, index.nlist)
-        _, found = index.search(queries, 10)
-        curve[str(probe)] = round(float(np.mean([len(set(a) & set(b)) / 10
-                                                 for a, b in zip(truth, found, strict=True)])), 4)
+    measured = _ivf_measures(index, vectors, queries, (8, 16, 32, 64, 128, 256, nprobe))
     return {"vectors": len(vectors), "nlist": int(index.nlist), "nprobe": nprobe,
-            "recall_at_10_sample": round(self_recall, 4), "recall_at_10_queries": round(recall, 4),
-            "queries": len(queries), "train_s": round(train_s, 1),
-            "exact_search_ms": exact_s, "ivf_search_ms": ivf_s, "real_query_recall_by_nprobe": curve}
+            "recall_at_10_sample": round(self_recall, 4), "queries": len(queries), "train_s": round(train_s, 1),
+            **measured}
 
 
-def _search_seconds(index: Any, queries: np.ndarray) -> float:
+def _ivf_measures(index: Any, vectors: np.ndarray, queries: np.ndarray, probes: tuple[int, ...]) -> dict[str, Any]:
+    """Recall@10 of real queries against exact search at each nprobe (the index's own last), searched as
+    the product searches (refined_search), and the median search times."""
+    import faiss
+
+    from chatbot.segments import refined_search
+
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    _, truth = exact.search(queries, 10)
+    own = int(index.nprobe)
+
+    def refined(query: np.ndarray) -> np.ndarray:
+        return refined_search(index, vectors, query, 10)[1]
+
+    curve = {}
+    for probe in sorted(set(probes)):
+        index.nprobe = min(probe, index.nlist)
+        curve[str(probe)] = _recall(truth, np.stack([refined(q[None, :]) for q in queries]))
+    index.nprobe = own
+    return {"recall_at_10_queries": curve[str(own)], "codes": type(index).__name__,
+            "exact_search_ms": _search_seconds(lambda q: exact.search(q, 10), queries[:50]),
+            "ivf_search_ms": _search_seconds(refined, queries[:50]), "real_query_recall_by_nprobe": curve}
+
+
+def _search_seconds(search: Callable[[np.ndarray], Any], queries: np.ndarray) -> float:
     import faiss
 
     faiss.omp_set_num_threads(1)  # as the product searches
     seconds = []
     for row in queries:
         started = time.perf_counter()
-        index.search(row.reshape(1, -1), 10)
+        search(row.reshape(1, -1))
         seconds.append(time.perf_counter() - started)
     return round(statistics.median(seconds) * 1000, 2)
 
@@ -236,28 +248,13 @@ def embedding_backends(out: Path, rounds: int) -> dict[str, Any]:
 
 def ivf_recall_of_segment(folder: Path, queries: np.ndarray) -> dict[str, Any]:
     """Recall@10 against exact search of a segment's IVF index AS WRITTEN (its nlist and nprobe), real queries."""
-    import faiss
-
-    from chatbot.segments import read_segment
+    from chatbot.segments import faiss_index, read_segment
 
     data = read_segment(folder)
-    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
-    index: Any = faiss.read_index(str(folder / "index.faiss"))
-    index.nprobe = int(data.info["nprobe"])
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(queries, 10)
-    curve = {}
-    for probe in sorted({8, 16, 32, 64, 128, 256, int(data.info["nprobe"])}):
-        index.nprobe = min(probe, index.nlist)
-        _, found = index.search(queries, 10)
-        curve[str(probe)] = _recall(truth, found)
-    index.nprobe = int(data.info["nprobe"])
-    exact_s, ivf_s = _search_seconds(exact, queries[:50]), _search_seconds(index, queries[:50])
-    return {"segment": folder.name, "vectors": len(vectors), "nlist": int(index.nlist), "nprobe": index.nprobe,
-            "recall_at_10_proxy": data.info.get("recall_at_10"),
-            "recall_at_10_queries": curve[str(index.nprobe)], "queries": len(queries),
-            "exact_search_ms": exact_s, "ivf_search_ms": ivf_s, "real_query_recall_by_nprobe": curve}
+    index: Any = faiss_index(folder, data)
+    measured = _ivf_measures(index, data.vectors, queries, (8, 16, 32, 64, 128, 256, int(data.info["nprobe"])))
+    return {"segment": folder.name, "vectors": len(data.vectors), "nlist": int(index.nlist), "nprobe": index.nprobe,
+            "recall_at_10_proxy": data.info.get("recall_at_10"), "queries": len(queries), **measured}
 
 
 def _recall(truth: np.ndarray, found: np.ndarray) -> float:
