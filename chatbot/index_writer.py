@@ -129,7 +129,7 @@ def commit(index_dir: Path, conn: sqlite3.Connection, change: Change, embedder: 
         if segment is not None:
             name, ids = segment
             conn.execute("INSERT INTO segments (name, n, kind) VALUES (?, ?, ?)", (name, len(ids), "flat"))
-            insert_docs(conn, change.new, name, iter(ids.tolist()))
+            insert_docs(conn, change.new, name, int(ids[0]) if len(ids) else 0)
         for seg in touched:  # a segment left with only tombstones leaves the index
             if conn.execute("SELECT 1 FROM chunks WHERE segment = ? LIMIT 1", (seg,)).fetchone() is None:
                 conn.execute("DELETE FROM segments WHERE name = ?", (seg,))
@@ -157,6 +157,7 @@ def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
         conn.execute("DELETE FROM chunks")
         conn.execute("DELETE FROM docs")
         conn.execute("DELETE FROM letter_keys")
+        conn.execute("DELETE FROM letter_rows")
         return touched
     touched = set()
     for doc_id in sorted(change.drop):
@@ -165,6 +166,7 @@ def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         conn.execute("DELETE FROM docs WHERE doc_id = ?", (doc_id,))
         conn.execute("DELETE FROM letter_keys WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM letter_rows WHERE doc_id = ?", (doc_id,))
     return touched
 
 
@@ -175,19 +177,23 @@ _INSERT_CHUNK = (
 )
 
 
-def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: str,
-                ids: Iterator[int]) -> None:
-    now = now_iso()
+def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: str, first_id: int) -> None:
+    """Insert the letters whose chunks the segment holds, in order, from row id `first_id` on."""
+    now, next_id = now_iso(), first_id
     for item in parsed:
         doc = item.doc
         meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
         conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
         conn.executemany("INSERT INTO letter_keys (key, doc_id) VALUES (?, ?)",
                          [(key, doc.doc_id) for key in sorted(letter_keys(doc.doc_id, doc.meta))])
+        rows = range(next_id, next_id + len(item.chunks))
+        next_id = rows.stop
+        conn.execute("INSERT INTO letter_rows (doc_id, first_id, chunks) VALUES (?, ?, ?)",
+                     (doc.doc_id, rows.start, len(rows)))
         conn.executemany(
             _INSERT_CHUNK,
-            [(next(ids), c.chunk_id, c.doc_id, segment, c.section, c.kind, c.text, c.start, c.end,
-              c.search_text) for c in item.chunks],
+            [(row, c.chunk_id, c.doc_id, segment, c.section, c.kind, c.text, c.start, c.end, c.search_text)
+             for row, c in zip(rows, item.chunks, strict=True)],
         )
 
 

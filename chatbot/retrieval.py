@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .embedding import Embedder
@@ -59,39 +59,44 @@ def fuse(rankings: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
 class LetterDirectory:
     """The letters of one index generation, found by the 文号, suggestion number or deputy a text names.
 
-    Built once per generation from the keys the writer stored (chatbot.query.letter_keys); a lookup costs
-    the length of the text, not the number of letters.
+    The writer stores each letter's keys (chatbot.query.letter_keys); a lookup asks which of the text's
+    substrings are keys (of the lengths keys have): its cost follows the text, not the number of letters,
+    and nothing is loaded per index generation.
     """
 
-    def __init__(self, keys: Iterable[tuple[str, str]], by_id: Mapping[str, LetterInfo],
-                 position: Callable[[str], int]) -> None:
+    def __init__(self, lookup: Callable[[Collection[str]], dict[str, list[str]]], lengths: Sequence[int],
+                 by_id: Mapping[str, LetterInfo], position: Callable[[str], int]) -> None:
         self.by_id = by_id  # doc_id -> LetterInfo (a snapshot reads each on first use)
+        self._lookup = lookup  # substrings -> the letters each names
+        self._lengths = sorted(set(lengths), reverse=True)
         self._position = position  # the letter's place in the index's order
-        self._keys: dict[str, list[str]] = defaultdict(list)
-        for key, doc_id in keys:
-            self._keys[key].append(doc_id)
-        self._lengths = sorted({len(key) for key in self._keys}, reverse=True)
 
     @classmethod
     def of(cls, snapshot: IndexSnapshot) -> LetterDirectory:
-        return cls(snapshot.letter_keys, snapshot.by_id, snapshot.position)
+        return cls(snapshot.letters_named, snapshot.key_lengths, snapshot.by_id, snapshot.position)
 
     @classmethod
     def from_letters(cls, letters: Sequence[LetterInfo]) -> LetterDirectory:
         """A directory of these letters, in this order (no index needed)."""
         by_id = {letter.doc_id: letter for letter in letters}
         order = {doc_id: i for i, doc_id in enumerate(by_id)}
-        keys = [(key, letter.doc_id) for letter in letters for key in letter_keys(letter.doc_id, letter.meta)]
-        return cls(keys, by_id, order.__getitem__)
+        table: dict[str, list[str]] = defaultdict(list)
+        for letter in letters:
+            for key in letter_keys(letter.doc_id, letter.meta):
+                table[key].append(letter.doc_id)
+        return cls(lambda keys: {k: table[k] for k in keys if k in table}, [len(k) for k in table], by_id,
+                   order.__getitem__)
 
     def named_in(self, text: str) -> tuple[str, ...]:
         """Letters named in `text` ("817号建议里……", "虞振勇代表的建议", a 文号), in the order of the index."""
         asked = compact(text)
+        lengths = [n for n in self._lengths if n <= len(asked)]
+        keys = self._lookup({asked[i : i + n] for n in lengths for i in range(len(asked) - n + 1)})
         found: set[str] = set()
         taken = [False] * len(asked)  # characters inside a longer key already found
-        for length in self._lengths:
+        for length in lengths:
             for start in range(len(asked) - length + 1):
-                ids = self._keys.get(asked[start : start + length])
+                ids = keys.get(asked[start : start + length])
                 if not ids or any(taken[start : start + length]):
                     continue  # 291号 inside the 文号 温文建复〔2015〕291号 is not suggestion no. 291
                 if not (asked[start].isdigit() and start and asked[start - 1].isdigit()):

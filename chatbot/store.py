@@ -1,7 +1,8 @@
 """The on-disk index, read side: `open_index` loads an immutable snapshot that searches it.
 
 Layout of an index folder:
-    store.sqlite   the single commit point (WAL): meta, docs, letter_keys, chunks (live rows), segments
+    store.sqlite   the single commit point (WAL): meta, docs, chunks (live rows), segments, and what loading
+                   and questions read instead of scanning those: letter_rows, letter_keys, file_stats
     segments/NAME/ immutable segment folders (see chatbot.segments); rows not in `chunks` are tombstones
     manifest.json  a human-readable export of what the index holds, rewritten after every commit
 """
@@ -13,6 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,7 @@ from .tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
-# 2: the letter_keys table (a question names a letter by these; read at load instead of every letter's meta)
-# and the docs_files index; the file_stats table.
+# 2: the letter_rows, letter_keys and file_stats tables and the docs_files index.
 SCHEMA_VERSION = 2
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
@@ -45,7 +46,13 @@ CREATE TABLE IF NOT EXISTS docs (
 -- The letter files by name: what a build compares with the corpus and the manifest lists. Without it
 -- those read a page per letter (the full text shares the row): 100,000 pages at 100,000 letters.
 CREATE INDEX IF NOT EXISTS docs_files ON docs (source, doc_id, sha256);
+-- Each letter's chunk ids, one range (its chunks are inserted together and deleted together): loading an
+-- index reads a row per letter here instead of a row per chunk.
+CREATE TABLE IF NOT EXISTS letter_rows (
+    doc_id TEXT PRIMARY KEY, first_id INTEGER NOT NULL, chunks INTEGER NOT NULL);
+-- What a question may name a letter by (chatbot.query.letter_keys), looked up per question.
 CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS letter_keys_key ON letter_keys (key);
 -- A build's cache: a corpus file whose size and mtime match its row here has this content hash, unread.
 CREATE TABLE IF NOT EXISTS file_stats (
     source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
@@ -245,8 +252,7 @@ class IndexSnapshot:
     """One committed generation of the index, loaded; immutable and safe to share between threads."""
 
     def __init__(self, index_dir: Path, meta: dict[str, str], segments: list[_Segment],
-                 doc_codes: dict[str, int], chunk_counts: dict[str, int],
-                 letter_keys: list[tuple[str, str]]) -> None:
+                 doc_codes: dict[str, int], chunk_counts: dict[str, int], key_lengths: list[int]) -> None:
         self.index_dir = Path(index_dir)
         self.meta = meta  # the meta table of this generation (versions, model, build time)
         self.generation = int(meta["generation"])
@@ -256,7 +262,7 @@ class IndexSnapshot:
         self._segments = segments
         self._doc_codes = doc_codes  # doc_id -> code; codes follow doc_id order
         self._chunk_counts = chunk_counts  # live chunks per letter
-        self.letter_keys = letter_keys  # (key, doc_id): how a question may name each letter (letter_keys table)
+        self.key_lengths = key_lengths  # the lengths of the letter_keys, longest first
         self.by_id: Mapping[str, LetterInfo] = _Letters(self)
         self.num_chunks = int(sum(int(s.live.sum()) for s in segments))
         self._local = threading.local()
@@ -348,6 +354,19 @@ class IndexSnapshot:
                 total += int(seg.df_live[col])
         return total
 
+    def letters_named(self, keys: Collection[str]) -> dict[str, list[str]]:
+        """Which of `keys` name letters of this snapshot (the letter_keys table), and which letters."""
+        wanted, found = list(keys), defaultdict(list)
+        for start in range(0, len(wanted), _SQL_BATCH):
+            batch = wanted[start : start + _SQL_BATCH]
+            marks = ",".join("?" * len(batch))
+            for key, doc_id in self._conn().execute(
+                f"SELECT key, doc_id FROM letter_keys WHERE key IN ({marks})", batch
+            ):
+                if doc_id in self._doc_codes:  # not one removed or added since this snapshot loaded
+                    found[key].append(doc_id)
+        return dict(found)
+
     def position(self, doc_id: str) -> int:
         """The letter's place in doc_id order (KeyError when the snapshot does not hold it)."""
         return self._doc_codes[doc_id]
@@ -430,7 +449,8 @@ def _load(index_dir: Path, model_name: str | None, dim: int | None,
             check_compatible(index_dir, meta, model_name, dim)
             names = [r[0] for r in conn.execute("SELECT name FROM segments ORDER BY name")]
             live_ids, live_codes, doc_names = _live_rows(conn)
-            keys = conn.execute("SELECT key, doc_id FROM letter_keys").fetchall()
+            lengths = [r[0] for r in conn.execute(
+                "SELECT DISTINCT length(key) AS n FROM letter_keys ORDER BY n DESC")]
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -440,31 +460,19 @@ def _load(index_dir: Path, model_name: str | None, dim: int | None,
     same_folder = previous is not None and previous.index_dir.resolve() == index_dir.resolve()
     reusable = {s.name: s for s in previous._segments} if previous is not None and same_folder else {}
     loaded = [reusable.get(name) or _read(index_dir, name) for name in names]
-    return _assemble(index_dir, meta, loaded, live_ids, live_codes, doc_codes, keys)
+    return _assemble(index_dir, meta, loaded, live_ids, live_codes, doc_codes, lengths)
 
 
 def _live_rows(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The live chunk ids (ascending), each one's letter code, and the letters in doc_id order (the codes).
-
-    A letter's chunks are written together, so their ids are almost always one range: a range per letter
-    is read from the chunks_doc index (1M rows as Python tuples took 2 s at 100,000 letters); a letter
-    whose ids are not one range (never seen, but nothing forbids it) has its ids read one by one.
-    """
-    groups = conn.execute(
-        "SELECT doc_id, min(id), max(id), count(*) FROM chunks GROUP BY doc_id ORDER BY doc_id"
-    ).fetchall()
-    doc_names = [g[0] for g in groups]
-    first = np.asarray([g[1] for g in groups], dtype=np.int64)
-    counts = np.asarray([g[3] for g in groups], dtype=np.int64)
-    span = np.asarray([g[2] for g in groups], dtype=np.int64) - first + 1
+    """The live chunk ids (ascending), each one's letter code, and the letters in doc_id order (the codes)."""
+    ranges = conn.execute("SELECT doc_id, first_id, chunks FROM letter_rows ORDER BY doc_id").fetchall()
+    first = np.asarray([r[1] for r in ranges], dtype=np.int64)
+    counts = np.asarray([r[2] for r in ranges], dtype=np.int64)
     starts = np.cumsum(counts) - counts
     ids = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(first - starts, counts)
-    for code in np.flatnonzero(span != counts):
-        rows = conn.execute("SELECT id FROM chunks WHERE doc_id = ? ORDER BY id", (doc_names[code],)).fetchall()
-        ids[starts[code] : starts[code] + counts[code]] = [r[0] for r in rows]
-    codes = np.repeat(np.arange(len(groups), dtype=np.int32), counts)
+    codes = np.repeat(np.arange(len(ranges), dtype=np.int32), counts)
     order = np.argsort(ids, kind="stable")
-    return ids[order], codes[order], doc_names
+    return ids[order], codes[order], [r[0] for r in ranges]
 
 
 def _read(index_dir: Path, name: str) -> _Segment:
@@ -479,7 +487,7 @@ def _read(index_dir: Path, name: str) -> _Segment:
 
 
 def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], live_ids: np.ndarray,
-              live_codes: np.ndarray, doc_codes: dict[str, int], keys: list[tuple[str, str]]) -> IndexSnapshot:
+              live_codes: np.ndarray, doc_codes: dict[str, int], key_lengths: list[int]) -> IndexSnapshot:
     """This generation's view of the segments: live rows, letter codes, global BM25 statistics."""
     total_len, lives = 0, []
     for seg in loaded:
@@ -510,5 +518,4 @@ def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], liv
     ]
     per_letter = np.bincount(live_codes, minlength=len(doc_codes))
     chunk_counts = {doc_id: int(per_letter[code]) for doc_id, code in doc_codes.items()}
-    letter_keys = [(key, doc_id) for key, doc_id in keys if doc_id in doc_codes]
-    return IndexSnapshot(index_dir, meta, segments, doc_codes, chunk_counts, letter_keys)
+    return IndexSnapshot(index_dir, meta, segments, doc_codes, chunk_counts, key_lengths)

@@ -18,7 +18,7 @@ from chatbot.index_writer import Change, ParsedLetter
 from chatbot.retrieval import LetterDirectory
 from chatbot.schema import BODY, Chunk, Document, LetterMeta
 from chatbot.segments import DF, TF, read_segment
-from chatbot.store import MANIFEST_FILE, SCHEMA, SEGMENTS_DIR, _live_rows, index_generation, list_letters, open_index
+from chatbot.store import MANIFEST_FILE, SEGMENTS_DIR, index_generation, list_letters, open_index
 
 EMBEDDER = HashingEmbedder()
 
@@ -212,29 +212,25 @@ def test_rare_terms_are_scored_like_common_ones() -> None:
     assert both[[5, 77]] == pytest.approx(rare + common[[5, 77]])
 
 
-def test_live_rows_read_letters_whose_ids_are_not_one_range() -> None:
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(SCHEMA)
-    owners = {1: "甲", 2: "乙", 3: "甲", 4: "乙", 5: "甲", 6: "丙", 7: "丙", 9: "丙"}
-    conn.executemany(
-        'INSERT INTO chunks (id, chunk_id, doc_id, segment, section, kind, text, start, "end", search_text) '
-        "VALUES (?, ?, ?, 's', '', 'body', '', 0, 0, '')", [(i, f"c{i}", d) for i, d in owners.items()])
-    ids, codes, letters = _live_rows(conn)
-    assert letters == ["丙", "乙", "甲"]  # doc_id order: codes index this list
-    assert ids.tolist() == [1, 2, 3, 4, 5, 6, 7, 9]
-    assert [letters[c] for c in codes] == [owners[i] for i in ids.tolist()]
-
-
-def test_letter_keys_follow_adds_and_removals(fruit: Path) -> None:
+def test_letter_rows_and_keys_follow_adds_and_removals(fruit: Path) -> None:
     _remove(fruit, "乙")
-    snapshot = _open(fruit)
-    assert sorted(snapshot.letter_keys) == [("丙", "丙"), ("王伟", "丙"), ("王伟", "甲"), ("甲", "甲")]
+    _add(fruit, "丁", ["葡萄", "西瓜 葡萄"])
+    _add(fruit, "甲", ["苹果"])  # replaced: new rows
     conn = sqlite3.connect(fruit / "store.sqlite")
-    assert conn.execute("SELECT count(*) FROM letter_keys WHERE doc_id = '乙'").fetchone() == (0,)
+    assert conn.execute("SELECT doc_id, first_id, chunks FROM letter_rows ORDER BY doc_id").fetchall() == \
+        conn.execute("SELECT doc_id, min(id), count(*) FROM chunks GROUP BY doc_id ORDER BY doc_id").fetchall() == \
+        [("丁", 4, 2), ("丙", 3, 1), ("甲", 6, 1)]
+    assert conn.execute("SELECT key, doc_id FROM letter_keys ORDER BY key, doc_id").fetchall() == [
+        ("丁", "丁"), ("丙", "丙"), ("王伟", "丁"), ("王伟", "丙"), ("王伟", "甲"), ("甲", "甲")]
+    snapshot = _open(fruit)
+    assert (snapshot.num_chunks, snapshot.key_lengths) == (4, [2, 1])
+    expected = [*_chunks("丁", ["葡萄", "西瓜 葡萄"]), *_chunks("丙", ["苹果 西瓜 西瓜 西瓜"])]
+    expected += _chunks("甲", ["苹果"])
+    assert snapshot.chunks([4, 5, 3, 6]) == expected
     directory = LetterDirectory.of(snapshot)
-    assert directory.named_in("王伟代表的建议") == ("丙", "甲")
-    assert directory.named_in("甲的答复") == ("甲",)
-    assert snapshot.by_id["甲"].title == "甲的建议" and "乙" not in snapshot.by_id and len(snapshot.by_id) == 2
+    assert directory.named_in("王伟代表的建议") == ("丁", "丙", "甲")
+    assert directory.named_in("甲的答复") == ("甲",) and directory.named_in("乙的答复") == ()
+    assert snapshot.by_id["甲"].title == "甲的建议" and "乙" not in snapshot.by_id and len(snapshot.by_id) == 3
     with pytest.raises(KeyError):
         snapshot.by_id["乙"]
 
