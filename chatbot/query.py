@@ -182,25 +182,44 @@ def synonym_map() -> dict[str, frozenset[str]]:
 
 
 _jieba_lock = threading.Lock()
+_tagger: Any = None
 
 
-@cache
 def _posseg() -> Any:
-    """jieba's POS tagger over the index's dictionary plus the question words below, built once."""
+    """jieba's POS tagger over the index's dictionary plus the question words below, built once (thread-safe)."""
+    global _tagger
+    if _tagger is None:
+        with _jieba_lock:
+            if _tagger is None:
+                _tagger = _new_tagger()
+    return _tagger
+
+
+def _new_tagger() -> Any:
     import jieba.posseg
 
     from .tokens import tokenizer_copy
 
-    with _jieba_lock:
-        words = tokenizer_copy()
-        for word in [*synonym_map(), *attribute_units()]:  # 占比是多少 → 占比 / 是 / 多少
-            words.add_word(word)
-        # jieba.posseg.dt read the POS tags of jieba's dictionary when imported: copy them rather than
-        # have POSTokenizer's constructor parse dict.txt again (~1 s).
-        tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
-        tagger.tokenizer = words
-        tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
-        return tagger
+    words = tokenizer_copy()
+    for word in [*synonym_map(), *attribute_units()]:  # 占比是多少 → 占比 / 是 / 多少
+        words.add_word(word)
+    # jieba.posseg.dt read the POS tags of jieba's dictionary when imported: copy them rather than
+    # have POSTokenizer's constructor parse dict.txt again (~1 s).
+    tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    tagger.tokenizer = words
+    tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+    return tagger
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load jieba's dictionary and POS tags (~2 s of a cold start) in a thread, beside the model and index.
+
+    Much of loading a model and an index runs outside Python's GIL (file reads, onnxruntime, FAISS), so
+    the two overlap on a machine with two cores.
+    """
+    thread = threading.Thread(target=_posseg, name="jieba-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @cache

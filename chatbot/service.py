@@ -19,7 +19,7 @@ from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
-from .query import LETTER_WORDS_RE, Question, analyse
+from .query import LETTER_WORDS_RE, Question, analyse, warm_up_in_background
 from .retrieval import LetterDirectory, Retriever
 from .schema import Answer, LetterInfo, Passage
 from .store import IndexSnapshot, index_generation, open_index
@@ -40,6 +40,7 @@ class Chatbot:
         self._directory: tuple[int, LetterDirectory] | None = None
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        warm_up_in_background()
 
     @property
     def embedder(self) -> Embedder:
