@@ -2,9 +2,11 @@
 
 A segment is written once into a hidden temporary folder, fsynced, then renamed into place; it only becomes
 part of the index when the SQLite commit lists it. Files: vectors.npy (float32, L2-normalized rows),
-ids.npy (int64 chunk row ids), tf.npz (scipy CSC term frequencies: a term's postings are one slice, and
-loading needs no conversion), df.npy (each term's document frequency over all rows), vocab.json,
-lengths.npy, segment.json (what kind of FAISS index serves it), and index.faiss for large segments (IVF).
+ids.npy (int64 chunk row ids), tf_indptr.npy / tf_indices.npy / tf_counts.npy (term frequencies by
+column, chatbot.bm25.TermCounts: a term's postings are one slice; memory-mapped, so loading reads nothing),
+df.npy (each term's document frequency over all rows), vocab.json, lengths.npy, segment.json (what kind of
+FAISS index serves it), and index.faiss for large segments (IVF). Segments written before hold tf.npz
+(scipy CSR) instead of the three tf_ files; they are still read.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
+
+from .bm25 import TermCounts
 
 log = logging.getLogger(__name__)
 
-VECTORS, IDS, TF, DF, VOCAB, LENGTHS, INFO, FAISS_FILE = (
-    "vectors.npy", "ids.npy", "tf.npz", "df.npy", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
+VECTORS, IDS, DF, VOCAB, LENGTHS, INFO, FAISS_FILE = (
+    "vectors.npy", "ids.npy", "df.npy", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
 )
+TF_INDPTR, TF_INDICES, TF_COUNTS = "tf_indptr.npy", "tf_indices.npy", "tf_counts.npy"
+OLD_TF = "tf.npz"
 # Above this many vectors a segment gets an approximate IVF index; below it exact search is fast enough
 # (a flat scan of 200k × 512 floats takes ~20 ms on 2 cores).
 IVF_MIN_VECTORS = 200_000
@@ -58,7 +63,7 @@ class SegmentData:
 
     ids: np.ndarray
     vectors: np.ndarray
-    tf: sp.csc_matrix  # rows = chunks, columns = vocab
+    tf: TermCounts  # rows = chunks, columns = vocab
     vocab: list[str]
     lengths: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +71,7 @@ class SegmentData:
 
     def doc_freq(self) -> np.ndarray:
         if self.df is None:
-            self.df = np.diff(self.tf.indptr).astype(np.int64)
+            self.df = self.tf.doc_freq()
         return self.df
 
 
@@ -88,7 +93,7 @@ def _write_file(path: Path, write: Any) -> None:
 def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     """Write `data` as the segment `folder` (tmp folder + fsync + rename); return its segment.json."""
     n, dim = data.vectors.shape
-    if len(data.ids) != n or data.tf.shape[0] != n or len(data.lengths) != n:
+    if len(data.ids) != n or data.tf.n_rows != n or len(data.lengths) != n:
         raise ValueError(f"segment {folder.name}: ids, vectors, tf and lengths must have {n} rows")
     tmp = folder.with_name(f".tmp-{folder.name}")
     tmp.mkdir(parents=True)
@@ -97,9 +102,8 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _write_file(tmp / VECTORS, lambda f: np.save(f, vectors, allow_pickle=False))
     _write_file(tmp / IDS, lambda f: np.save(f, data.ids.astype(np.int64), allow_pickle=False))
     _write_file(tmp / LENGTHS, lambda f: np.save(f, data.lengths.astype(np.int32), allow_pickle=False))
-    data.tf = sp.csc_matrix(data.tf, dtype=np.float32)
-    data.tf.sort_indices()  # bm25 relies on each column's rows ascending
-    _write_file(tmp / TF, lambda f: sp.save_npz(f, data.tf, compressed=False))
+    for name, array in ((TF_INDPTR, data.tf.indptr), (TF_INDICES, data.tf.indices), (TF_COUNTS, data.tf.counts)):
+        _write_file(tmp / name, lambda f, array=array: np.save(f, array, allow_pickle=False))
     _write_file(tmp / DF, lambda f: np.save(f, data.doc_freq(), allow_pickle=False))
     vocab_json = json.dumps(data.vocab, ensure_ascii=False).encode()
     _write_file(tmp / VOCAB, lambda f: f.write(vocab_json))
@@ -121,12 +125,17 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
 def read_segment(folder: Path) -> SegmentData:
     """Load a segment's files (never pickle); raises OSError/ValueError when a file is missing or bad."""
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
-    tf = sp.load_npz(folder / TF)
-    if not isinstance(tf, sp.csc_matrix):  # segments written before tf.npz was CSC
-        tf = sp.csc_matrix(tf)
-        tf.sort_indices()
+    ids = np.load(folder / IDS, allow_pickle=False)
+    if (folder / OLD_TF).is_file():
+        import scipy.sparse as sp
+
+        tf = TermCounts.from_scipy(sp.load_npz(folder / OLD_TF))
+    else:
+        indptr, indices, counts = (np.load(folder / name, allow_pickle=False, mmap_mode="r")
+                                   for name in (TF_INDPTR, TF_INDICES, TF_COUNTS))
+        tf = TermCounts(indptr, indices, counts, len(ids))
     return SegmentData(
-        ids=np.load(folder / IDS, allow_pickle=False),
+        ids=ids,
         vectors=np.load(folder / VECTORS, allow_pickle=False, mmap_mode="r"),
         tf=tf,
         vocab=json.loads((folder / VOCAB).read_text(encoding="utf-8")),
@@ -195,12 +204,14 @@ def refined_search(index: Any, vectors: np.ndarray, query: np.ndarray, k: int,
 
 def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
     """One segment holding the rows of `parts` whose ids are in `live_ids` (tombstones dropped)."""
+    import scipy.sparse as sp
+
     ids, vectors, lengths, matrices = [], [], [], []
     vocab: dict[str, int] = {}
     for part in parts:
         keep = np.flatnonzero(np.isin(part.ids, live_ids))
         cols = np.asarray([vocab.setdefault(t, len(vocab)) for t in part.vocab], dtype=np.int64)
-        tf = part.tf.tocsr()[keep].tocoo()
+        tf = part.tf.to_scipy().tocsr()[keep].tocoo()
         matrices.append((tf.row, cols[tf.col] if len(cols) else tf.col, tf.data, len(keep)))
         ids.append(part.ids[keep])
         vectors.append(np.asarray(part.vectors[keep], dtype=np.float32))
@@ -219,7 +230,7 @@ def merge_data(parts: list[SegmentData], live_ids: np.ndarray) -> SegmentData:
     return SegmentData(
         ids=np.concatenate(ids),
         vectors=np.concatenate(vectors) if offset else np.zeros((0, dim), np.float32),
-        tf=tf,
+        tf=TermCounts.from_scipy(tf),
         vocab=list(vocab),
         lengths=np.concatenate(lengths),
     )

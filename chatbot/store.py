@@ -510,7 +510,7 @@ def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], liv
         dataclasses.replace(
             seg, live=is_live, doc_codes=codes, norm=bm25.length_norm(seg.terms.lengths, avgdl),
             # Without tombstones the segment's own counts are the live ones (no pass over its postings).
-            df_live=seg.df if is_live.all() else bm25.column_doc_freq(seg.terms.tf, is_live),
+            df_live=seg.df if is_live.all() else seg.terms.tf.doc_freq(is_live),
             live_bits=None if is_live.all() else np.packbits(is_live, bitorder="little"),
             by_letter=(order := np.argsort(codes, kind="stable")), sorted_codes=codes[order],
         )

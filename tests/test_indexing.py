@@ -324,7 +324,9 @@ def test_large_segment_gets_an_ivf_index_with_measured_recall(tmp_path, monkeypa
 def _empty_terms(n: int):
     import scipy.sparse as sp
 
-    return sp.csr_matrix((n, 0), dtype=np.float32), [], np.zeros(n, dtype=np.int32)
+    from chatbot.bm25 import TermCounts
+
+    return TermCounts.from_scipy(sp.csr_matrix((n, 0), dtype=np.float32)), [], np.zeros(n, dtype=np.int32)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from chatbot.errors import IndexCorruptError, IndexMismatchError, IndexMissingEr
 from chatbot.index_writer import Change, ParsedLetter
 from chatbot.retrieval import LetterDirectory
 from chatbot.schema import BODY, Chunk, Document, LetterMeta
-from chatbot.segments import DF, TF, read_segment
+from chatbot.segments import DF, OLD_TF, TF_COUNTS, TF_INDICES, TF_INDPTR, read_segment
 from chatbot.store import MANIFEST_FILE, SEGMENTS_DIR, index_generation, list_letters, open_index
 
 EMBEDDER = HashingEmbedder()
@@ -202,7 +202,7 @@ def test_rare_terms_are_scored_like_common_ones() -> None:
     rng = np.random.default_rng(7)
     tokens = [["常见"] * int(rng.integers(1, 4)) + (["罕见"] if i in (5, 77) else []) for i in range(200)]
     tf, vocab, lengths = bm25.build_term_matrix(tokens)
-    matrix = bm25.TermMatrix(tf.tocsc(), {t: i for i, t in enumerate(vocab)}, lengths)
+    matrix = bm25.TermMatrix(tf, {t: i for i, t in enumerate(vocab)}, lengths)
     norm = bm25.length_norm(lengths, float(lengths.mean()))
     rare_rows, rare = bm25.score_terms(matrix, norm, [("罕见", 2.0)])  # 2 postings in 200 rows: sorted
     assert rare_rows.tolist() == [5, 77]
@@ -239,15 +239,18 @@ def test_segments_store_postings_by_term_and_still_read_the_older_layout(fruit: 
     import scipy.sparse as sp
 
     folder = next((fruit / SEGMENTS_DIR).iterdir())
-    assert sp.load_npz(folder / TF).format == "csc"
     written = read_segment(folder)
-    assert np.load(folder / DF).tolist() == [int(c) for c in (written.tf.toarray() > 0).sum(axis=0)]
-    # The layout before: CSR term frequencies and no df.npy.
-    sp.save_npz(folder / TF, written.tf.tocsr(), compressed=False)
-    (folder / DF).unlink()
+    assert isinstance(written.tf.indices, np.memmap)  # mapped, not read, at load
+    assert np.load(folder / DF).tolist() == [int(c) for c in (written.tf.to_scipy().toarray() > 0).sum(axis=0)]
+    # The layout before: one tf.npz holding a scipy CSR matrix, and no df.npy.
+    sp.save_npz(folder / OLD_TF, written.tf.to_scipy().tocsr(), compressed=False)
+    for name in (DF, TF_INDPTR, TF_INDICES, TF_COUNTS):
+        (folder / name).unlink()
     older = read_segment(folder)
-    assert older.tf.format == "csc" and (older.tf != written.tf).nnz == 0
+    assert [a.tolist() for a in (older.tf.indptr, older.tf.indices, older.tf.counts)] == [
+        a.tolist() for a in (written.tf.indptr, written.tf.indices, written.tf.counts)]
     assert older.doc_freq().tolist() == written.doc_freq().tolist()
+    assert _open(fruit).bm25_search(["苹果"], 5)[0][0] == 1
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -259,7 +262,7 @@ def test_best_rows_equal_scoring_every_posting(seed: int) -> None:
     tokens = [[f"t{t}" for t in np.flatnonzero(rng.random(vocab_size) < share) for _ in range(rng.integers(1, 4))]
               for _ in range(n_rows)]
     tf, vocab, lengths = bm25.build_term_matrix(tokens)
-    matrix = bm25.TermMatrix(tf.tocsc(), {t: i for i, t in enumerate(vocab)}, lengths)
+    matrix = bm25.TermMatrix(tf, {t: i for i, t in enumerate(vocab)}, lengths)
     norm = bm25.length_norm(lengths, float(lengths.mean()))
     live = rng.random(n_rows) > 0.1
     for _ in range(30):

@@ -70,8 +70,8 @@ def _hits(mode: tokens.Mode) -> tuple[int, int, int]:
 
     chunks = chunk_document(load_document(REAL_LETTER))
     tf, vocab, lengths = bm25.build_term_matrix([tokenize(c.search_text, mode=mode) for c in chunks])
-    df = dict(zip(vocab, bm25.column_doc_freq(tf, np.ones(len(chunks), dtype=bool)), strict=True))
-    matrix = bm25.TermMatrix(tf.tocsc(), {t: i for i, t in enumerate(vocab)}, lengths)
+    df = dict(zip(vocab, tf.doc_freq(np.ones(len(chunks), dtype=bool)), strict=True))
+    matrix = bm25.TermMatrix(tf, {t: i for i, t in enumerate(vocab)}, lengths)
     norm = bm25.length_norm(lengths, float(lengths.mean()))
     lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line) for line in lines if line.strip()]
