@@ -21,7 +21,8 @@ K1 = 1.5
 B = 0.75
 # Below one posting per SPARSE_RATIO rows, sorting the postings beats a pass over all rows of the segment.
 SPARSE_RATIO = 16
-# A query term in more than this share of a segment's rows only scores the rows rarer terms bring (best_rows).
+# A query term in more than this share of a segment's rows only scores the rows rarer terms bring (best_rows),
+# If the rows the rarer terms bring do not settle the exact top k, every posting is scored.
 COMMON_SHARE = 0.02
 
 
@@ -157,36 +158,60 @@ def best_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows that `keep` accepts, best first: the same as top_k of score_terms, found cheaper.
 
-    A term whose postings cover more than COMMON_SHARE of the rows brings no candidates: it only adds to
-    the rows that the rarer terms found (the MaxScore idea of Turtle and Flood, 1995). A row holding
-    common terms only scores below their summed upper bounds idf·(k1 + 1); when the k-th best score
-    reaches that bound no such row can enter, otherwise every posting is scored.
+    MaxScore (Turtle and Flood, 1995): the terms in at most COMMON_SHARE of the rows bring the candidate
+    rows and the common ones only add to those. A row holding common terms only scores below their summed
+    upper bounds idf·(k1 + 1), so when the k-th best candidate reaches that bound no other row can enter;
+    otherwise every posting is scored.
     """
-    postings = _postings(matrix, terms)
+    postings = _postings(matrix, terms)  # rarest first
     n_rows = matrix.tf.n_rows
-    common = [p for p in postings if len(p.rows) > COMMON_SHARE * n_rows]
-    rare = [p for p in postings if len(p.rows) <= COMMON_SHARE * n_rows]
-    if common and rare:
-        rows, scores = _accumulate(rare, norm, n_rows)
-        accepted = keep(rows)
-        rows, scores = rows[accepted], scores[accepted]
-        bound = sum(p.weight for p in common) * (K1 + 1.0)
-        if len(rows) > k:
-            # The k-th best rare-only score is a floor of the final k-th best: a row below it by more
-            # than the common terms can add cannot get in.
-            floor = np.partition(scores, len(scores) - k)[len(scores) - k]
-            hopeful = scores + bound >= floor
-            rows, scores = rows[hopeful], scores[hopeful]
-        for p in common:
-            at = np.minimum(np.searchsorted(p.rows, rows), len(p.rows) - 1)
-            held = p.rows[at] == rows
-            scores[held] += p.scores(norm, rows[held], p.freq[at[held]])
-        rows, scores = top_k(rows, scores, k)
-        if len(rows) == k and scores[-1] >= bound:
-            return rows, scores
+    split = sum(len(p.rows) <= COMMON_SHARE * n_rows for p in postings)
+    if 0 < split < len(postings):
+        found = _maxscore(postings[:split], postings[split:], norm, n_rows, k, keep)
+        if found is not None:
+            return found
     rows, scores = _accumulate(postings, norm, n_rows)
     accepted = keep(rows)
     return top_k(rows[accepted], scores[accepted], k)
+
+
+def score_rows(matrix: TermMatrix, norm: np.ndarray, terms: Sequence[tuple[str, float]],
+               rows: np.ndarray) -> np.ndarray:
+    """BM25 of the given rows (ascending): a binary search per row in each term's postings, for a search
+    scoped to a few letters, which costs their rows and not the terms' postings."""
+    scores = np.zeros(len(rows), dtype=np.float64)
+    for p in _postings(matrix, terms):
+        _add_held(p, norm, rows, scores)
+    return scores
+
+
+def _add_held(p: _Postings, norm: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> None:
+    """Add the term's score to `scores` at the `rows` (ascending) that hold it."""
+    if not len(p.rows):
+        return
+    at = np.minimum(np.searchsorted(p.rows, rows), len(p.rows) - 1)
+    held = p.rows[at] == rows
+    scores[held] += p.scores(norm, rows[held], p.freq[at[held]])
+
+
+def _maxscore(rare: list[_Postings], common: list[_Postings], norm: np.ndarray, n_rows: int, k: int,
+              keep: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The exact top k when the rows `rare` brings settle it, else None."""
+    rows, scores = _accumulate(rare, norm, n_rows)
+    accepted = keep(rows)
+    rows, scores = rows[accepted], scores[accepted]
+    if len(rows) < k:
+        return None  # rows holding common terms only would fill the rest
+    bound = sum(p.weight for p in common) * (K1 + 1.0)
+    # The k-th best rare-only score is a floor of the final k-th best: a row below it by more than the
+    # common terms can add cannot get in.
+    floor = np.partition(scores, len(scores) - k)[len(scores) - k]
+    hopeful = scores + bound >= floor
+    rows, scores = rows[hopeful], scores[hopeful]
+    for p in common:
+        _add_held(p, norm, rows, scores)
+    rows, scores = top_k(rows, scores, k)
+    return (rows, scores) if scores[-1] >= bound else None
 
 
 def top_k(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

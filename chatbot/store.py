@@ -338,9 +338,12 @@ class IndexSnapshot:
         codes = self._codes(doc_ids)
         found: list[tuple[int, float]] = []
         for seg in self._segments:
-            keep = seg.live.__getitem__ if codes is None else (
-                lambda rows, seg=seg: np.isin(seg.doc_codes[rows], codes))
-            rows, scores = bm25.best_rows(seg.terms, seg.norm, terms, k, keep)
+            if codes is None:
+                rows, scores = bm25.best_rows(seg.terms, seg.norm, terms, k, seg.live.__getitem__)
+            else:  # a few letters: score their rows only
+                scoped = seg.rows_of(codes)
+                scores = bm25.score_rows(seg.terms, seg.norm, terms, scoped)
+                rows, scores = bm25.top_k(scoped[scores > 0], scores[scores > 0], k)
             found.extend((int(seg.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True))
         found.sort(key=lambda item: (-item[1], item[0]))
         return found[:k]

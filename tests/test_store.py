@@ -255,7 +255,8 @@ def test_segments_store_postings_by_term_and_still_read_the_older_layout(fruit: 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_best_rows_equal_scoring_every_posting(seed: int) -> None:
-    """best_rows lets common terms score only the rows rare terms bring; its top k must not change."""
+    """best_rows lets common terms score only the rows rare terms bring, score_rows scores given rows only:
+    both must agree with scoring every posting."""
     rng = np.random.default_rng(seed)
     vocab_size, n_rows = 40, 3000
     share = np.geomspace(0.3, 0.0005, vocab_size)  # term t is in ~share[t] of the rows
@@ -274,6 +275,10 @@ def test_best_rows_equal_scoring_every_posting(seed: int) -> None:
         got_rows, got = bm25.best_rows(matrix, norm, terms, k, live.__getitem__)
         assert got == pytest.approx(want)
         assert got_rows.tolist() == want_rows.tolist()
+        some = np.flatnonzero(rng.random(n_rows) < 0.05)  # a scoped search scores these rows only
+        every = np.zeros(n_rows)
+        every[rows] = scores
+        assert bm25.score_rows(matrix, norm, terms, some).tolist() == pytest.approx(every[some].tolist())
 
 
 def test_ivf_segment_answers_like_exact_search_with_tombstones_and_filters(tmp_path: Path, monkeypatch) -> None:
