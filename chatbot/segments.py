@@ -131,18 +131,24 @@ def read_segment(folder: Path) -> SegmentData:
 
         tf = TermCounts.from_scipy(sp.load_npz(folder / OLD_TF))
     else:
-        indptr, indices, counts = (np.load(folder / name, allow_pickle=False, mmap_mode="r")
-                                   for name in (TF_INDPTR, TF_INDICES, TF_COUNTS))
+        indptr, indices, counts = (_mapped(folder / name) for name in (TF_INDPTR, TF_INDICES, TF_COUNTS))
         tf = TermCounts(indptr, indices, counts, len(ids))
     return SegmentData(
         ids=ids,
-        vectors=np.load(folder / VECTORS, allow_pickle=False, mmap_mode="r"),
+        vectors=_mapped(folder / VECTORS),
         tf=tf,
         vocab=json.loads((folder / VOCAB).read_text(encoding="utf-8")),
         lengths=np.load(folder / LENGTHS, allow_pickle=False),
         info=info,
         df=np.load(folder / DF, allow_pickle=False) if (folder / DF).is_file() else None,
     )
+
+
+def _mapped(path: Path) -> np.ndarray:
+    """The array in an .npy file, memory-mapped read-only. A plain ndarray view of the np.memmap: slicing a
+    memmap builds a memmap each time, a cost on every posting list of every question."""
+    mapped: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r").view(np.ndarray)
+    return mapped
 
 
 def ivf_nlist(n: int) -> int:
