@@ -243,7 +243,8 @@ def _method() -> str:
   first successful `POST /api/ask`, then 20 more questions, peak RSS = VmHWM of the serving process.
 - IVF: `chatbot.segments.train_ivf` over all vectors of the stand-in index (it is below the writer's
   `IVF_MIN_VECTORS`, so the writer itself serves it exactly), recall@10 against exact search for its own
-  sample and for real question embeddings.
+  sample and for real question embeddings, searched as the product searches (8-bit codes, the best 2k
+  re-scored on the float32 vectors: `chatbot.segments.refined_search`).
 - Baseline: fixed 500-character chunks of each letter's cleaned text, dense only, exact `IndexFlatIP`, the same
   embedder and questions; a hit needs the evidence inside the first chunk of the right letter.
 - 100,000 letters (long plan only, `--long`, or alone with `--only huge`; benchmarks/huge.py): the same
