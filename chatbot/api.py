@@ -173,7 +173,7 @@ def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
         return JSONResponse(
             {
                 "status": "ok",
-                "letters": snapshot.letter_count(),
+                "letters": len(snapshot.by_id),
                 "chunks": snapshot.num_chunks,
                 "generation": snapshot.generation,
             }

@@ -53,10 +53,10 @@ CREATE TABLE IF NOT EXISTS letter_rows (
 -- What a question may name a letter by (chatbot.query.letter_keys), looked up per question.
 CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS letter_keys_key ON letter_keys (key);
+CREATE INDEX IF NOT EXISTS letter_keys_doc ON letter_keys (doc_id);
 -- A build's cache: a corpus file whose size and mtime match its row here has this content hash, unread.
 CREATE TABLE IF NOT EXISTS file_stats (
     source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS letter_keys_doc ON letter_keys (doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL,
     segment TEXT NOT NULL, section TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
@@ -343,7 +343,8 @@ class IndexSnapshot:
             else:  # a few letters: score their rows only
                 scoped = seg.rows_of(codes)
                 scores = bm25.score_rows(seg.terms, seg.norm, terms, scoped)
-                rows, scores = bm25.top_k(scoped[scores > 0], scores[scores > 0], k)
+                held = scores > 0
+                rows, scores = bm25.top_k(scoped[held], scores[held], k)
             found.extend((int(seg.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True))
         found.sort(key=lambda item: (-item[1], item[0]))
         return found[:k]
@@ -373,9 +374,6 @@ class IndexSnapshot:
     def position(self, doc_id: str) -> int:
         """The letter's place in doc_id order (KeyError when the snapshot does not hold it)."""
         return self._doc_codes[doc_id]
-
-    def letter_count(self) -> int:
-        return len(self._doc_codes)
 
     def _codes(self, doc_ids: Collection[str] | None) -> np.ndarray | None:
         if doc_ids is None:
