@@ -21,8 +21,8 @@ K1 = 1.5
 B = 0.75
 # Below one posting per SPARSE_RATIO rows, sorting the postings beats a pass over all rows of the segment.
 SPARSE_RATIO = 16
-# A query term in more than this share of a segment's rows only scores the rows rarer terms bring (best_rows),
-# If the rows the rarer terms bring do not settle the exact top k, every posting is scored.
+# A query term in more than this share of a segment's rows only scores the rows rarer terms bring (best_rows);
+# if those rows do not settle the exact top k, every posting is scored.
 COMMON_SHARE = 0.02
 # Below this many postings in all, scoring every one is cheaper than trying MaxScore (~1.5 ms a question
 # at 10,000 chunks).

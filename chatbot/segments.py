@@ -4,9 +4,9 @@ A segment is written once into a hidden temporary folder, fsynced, then renamed 
 part of the index when the SQLite commit lists it. Files: vectors.npy (float32, L2-normalized rows),
 ids.npy (int64 chunk row ids), tf_indptr.npy / tf_indices.npy / tf_counts.npy (term frequencies by
 column, chatbot.bm25.TermCounts: a term's postings are one slice; memory-mapped, so loading reads nothing),
-df.npy (each term's document frequency over all rows), vocab.json, lengths.npy, segment.json (what kind of
-FAISS index serves it), and index.faiss for large segments (IVF). Segments written before hold tf.npz
-(scipy CSR) instead of the three tf_ files; they are still read.
+vocab.json, lengths.npy, segment.json (what kind of FAISS index serves it), and index.faiss for large
+segments (IVF). Segments written before hold tf.npz (scipy CSR) instead of the three tf_ files, and may hold
+a df.npy no longer read; they are still read.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from .bm25 import TermCounts
 
 log = logging.getLogger(__name__)
 
-VECTORS, IDS, DF, VOCAB, LENGTHS, INFO, FAISS_FILE = (
-    "vectors.npy", "ids.npy", "df.npy", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
+VECTORS, IDS, VOCAB, LENGTHS, INFO, FAISS_FILE = (
+    "vectors.npy", "ids.npy", "vocab.json", "lengths.npy", "segment.json", "index.faiss",
 )
 TF_INDPTR, TF_INDICES, TF_COUNTS = "tf_indptr.npy", "tf_indices.npy", "tf_counts.npy"
 OLD_TF = "tf.npz"
@@ -67,12 +67,6 @@ class SegmentData:
     vocab: list[str]
     lengths: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
-    df: np.ndarray | None = None  # per column, rows holding the term (all rows, tombstones included)
-
-    def doc_freq(self) -> np.ndarray:
-        if self.df is None:
-            self.df = self.tf.doc_freq()
-        return self.df
 
 
 def _fsync_dir(path: Path) -> None:
@@ -104,7 +98,6 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _write_file(tmp / LENGTHS, lambda f: np.save(f, data.lengths.astype(np.int32), allow_pickle=False))
     for name, array in ((TF_INDPTR, data.tf.indptr), (TF_INDICES, data.tf.indices), (TF_COUNTS, data.tf.counts)):
         _write_file(tmp / name, lambda f, array=array: np.save(f, array, allow_pickle=False))
-    _write_file(tmp / DF, lambda f: np.save(f, data.doc_freq(), allow_pickle=False))
     vocab_json = json.dumps(data.vocab, ensure_ascii=False).encode()
     _write_file(tmp / VOCAB, lambda f: f.write(vocab_json))
     if n >= IVF_MIN_VECTORS:
@@ -140,7 +133,6 @@ def read_segment(folder: Path) -> SegmentData:
         vocab=json.loads((folder / VOCAB).read_text(encoding="utf-8")),
         lengths=np.load(folder / LENGTHS, allow_pickle=False),
         info=info,
-        df=np.load(folder / DF, allow_pickle=False) if (folder / DF).is_file() else None,
     )
 
 

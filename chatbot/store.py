@@ -199,7 +199,6 @@ class _Segment:
     live: np.ndarray  # bool per row: the row's chunk is still in the chunks table
     doc_codes: np.ndarray  # int32 per row: the letter's code in the snapshot, -1 for tombstones
     terms: bm25.TermMatrix
-    df: np.ndarray  # per column: rows holding the term (all rows; df_live counts the live ones)
     norm: np.ndarray
     index: Any  # faiss index over the rows, in row order
     vectors: np.ndarray  # the rows' float32 vectors (memory-mapped): exact scores for filters and IVF refining
@@ -482,7 +481,7 @@ def _read(index_dir: Path, name: str) -> _Segment:
     data: SegmentData = read_segment(folder)
     terms = bm25.TermMatrix(tf=data.tf, vocab={t: i for i, t in enumerate(data.vocab)}, lengths=data.lengths)
     return _Segment(name=name, ids=data.ids, tokens=data.vocab, live=np.zeros(0, bool),
-                    doc_codes=np.zeros(0, np.int32), terms=terms, df=data.doc_freq(),
+                    doc_codes=np.zeros(0, np.int32), terms=terms,
                     norm=np.zeros(0, np.float32), index=faiss_index(folder, data), vectors=data.vectors,
                     live_bits=None)
 
@@ -510,8 +509,8 @@ def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], liv
     segments = [
         dataclasses.replace(
             seg, live=is_live, doc_codes=codes, norm=bm25.length_norm(seg.terms.lengths, avgdl),
-            # Without tombstones the segment's own counts are the live ones (no pass over its postings).
-            df_live=seg.df if is_live.all() else seg.terms.tf.doc_freq(is_live),
+            # Without tombstones every posting is live: a count per column, no pass over the postings.
+            df_live=seg.terms.tf.doc_freq(None if is_live.all() else is_live),
             live_bits=None if is_live.all() else np.packbits(is_live, bitorder="little"),
             by_letter=(order := np.argsort(codes, kind="stable")), sorted_codes=codes[order],
         )

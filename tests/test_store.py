@@ -17,7 +17,7 @@ from chatbot.errors import IndexCorruptError, IndexMismatchError, IndexMissingEr
 from chatbot.index_writer import Change, ParsedLetter
 from chatbot.retrieval import LetterDirectory
 from chatbot.schema import BODY, Chunk, Document, LetterMeta
-from chatbot.segments import DF, OLD_TF, TF_COUNTS, TF_INDICES, TF_INDPTR, read_segment
+from chatbot.segments import OLD_TF, TF_COUNTS, TF_INDICES, TF_INDPTR, read_segment
 from chatbot.store import MANIFEST_FILE, SEGMENTS_DIR, index_generation, list_letters, open_index
 
 EMBEDDER = HashingEmbedder()
@@ -241,15 +241,15 @@ def test_segments_store_postings_by_term_and_still_read_the_older_layout(fruit: 
     folder = next((fruit / SEGMENTS_DIR).iterdir())
     written = read_segment(folder)
     assert isinstance(written.tf.indices.base, np.memmap)  # mapped, not read, at load
-    assert np.load(folder / DF).tolist() == [int(c) for c in (written.tf.to_scipy().toarray() > 0).sum(axis=0)]
-    # The layout before: one tf.npz holding a scipy CSR matrix, and no df.npy.
+    assert written.tf.doc_freq().tolist() == [int(c) for c in (written.tf.to_scipy().toarray() > 0).sum(axis=0)]
+    # The layout before: one tf.npz holding a scipy CSR matrix.
     sp.save_npz(folder / OLD_TF, written.tf.to_scipy().tocsr(), compressed=False)
-    for name in (DF, TF_INDPTR, TF_INDICES, TF_COUNTS):
+    for name in (TF_INDPTR, TF_INDICES, TF_COUNTS):
         (folder / name).unlink()
     older = read_segment(folder)
     assert [a.tolist() for a in (older.tf.indptr, older.tf.indices, older.tf.counts)] == [
         a.tolist() for a in (written.tf.indptr, written.tf.indices, written.tf.counts)]
-    assert older.doc_freq().tolist() == written.doc_freq().tolist()
+    assert older.tf.doc_freq().tolist() == written.tf.doc_freq().tolist()
     assert _open(fruit).bm25_search(["苹果"], 5)[0][0] == 1
 
 
