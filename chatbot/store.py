@@ -195,7 +195,6 @@ class _Segment:
 
     name: str
     ids: np.ndarray
-    tokens: list[str]  # the vocabulary in column order
     live: np.ndarray  # bool per row: the row's chunk is still in the chunks table
     doc_codes: np.ndarray  # int32 per row: the letter's code in the snapshot, -1 for tombstones
     terms: bm25.TermMatrix
@@ -480,7 +479,7 @@ def _read(index_dir: Path, name: str) -> _Segment:
     folder = index_dir / SEGMENTS_DIR / name
     data: SegmentData = read_segment(folder)
     terms = bm25.TermMatrix(tf=data.tf, vocab={t: i for i, t in enumerate(data.vocab)}, lengths=data.lengths)
-    return _Segment(name=name, ids=data.ids, tokens=data.vocab, live=np.zeros(0, bool),
+    return _Segment(name=name, ids=data.ids, live=np.zeros(0, bool),
                     doc_codes=np.zeros(0, np.int32), terms=terms,
                     norm=np.zeros(0, np.float32), index=faiss_index(folder, data), vectors=data.vectors,
                     live_bits=None)
