@@ -25,7 +25,7 @@ import numpy as np
 
 from . import bm25
 from .embedding import Embedder
-from .query import letter_keys
+from .identity import letter_keys
 from .schema import Chunk, Document
 from .segments import IVF_MIN_VECTORS, SegmentData, merge_data, read_segment, write_segment
 from .store import MANIFEST_FILE, SCHEMA, SCHEMA_VERSION, SEGMENTS_DIR, build_manifest, connect, read_meta

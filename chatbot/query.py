@@ -16,8 +16,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .schema import LetterMeta
-
 # What kind of value a question asks for.
 COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
 DATE = "date"  # 哪天 / 什么时候
@@ -146,17 +144,6 @@ def normalize(text: str) -> str:
 def compact(text: str) -> str:
     """NFKC without any whitespace: how evidence and terms are compared with passages."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
-def letter_keys(doc_id: str, meta: LetterMeta) -> set[str]:
-    """What a question may name a letter by, compacted: its 文号, a deputy's name, its suggestion number.
-
-    The writer stores them (the letter_keys table) so that the directory of every letter loads in one read.
-    """
-    keys = {compact(doc_id), *(compact(name) for name in meta.deputies if len(compact(name)) >= 2)}
-    if meta.proposal_number:
-        keys.add(compact(f"{meta.proposal_number}号"))
-    return keys
 
 
 @cache

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from .embedding import Embedder
 from .errors import QueryError
 from .evidence import Window, best_window, sentence_match
-from .query import META, Question, Term, compact, letter_keys
+from .identity import letter_keys
+from .query import META, Question, Term, compact
 from .schema import CLOSING, LETTERHEAD, Chunk, LetterInfo
 from .store import IndexSnapshot
 from .tokens import tokenize_query

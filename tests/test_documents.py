@@ -15,10 +15,10 @@ from chatbot.documents import (
     clean_text,
     iter_corpus_files,
     load_document,
-    parse_metadata,
     read_letter_text,
 )
 from chatbot.errors import DocumentError
+from chatbot.identity import parse_metadata
 from chatbot.schema import LetterMeta
 
 ROOT = Path(__file__).resolve().parents[1]
