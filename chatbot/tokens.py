@@ -12,8 +12,9 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Literal
+
+from .lexicon import data_lines
 
 if TYPE_CHECKING:
     import jieba
@@ -41,8 +42,7 @@ _tokenizer: jieba.Tokenizer | None = None
 
 
 def _data_lines(name: str) -> list[str]:
-    text = resources.files("chatbot").joinpath("data", name).read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return list(data_lines(name))
 
 
 def _version() -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.lexicon import data_lines as _data_lines
+from chatbot.lexicon import synonym_map, unit_group
 from chatbot.query import (
     COUNT,
     DATE,
@@ -13,13 +15,10 @@ from chatbot.query import (
     PLACE,
     PLAN,
     WHAT,
-    _data_lines,
     analyse,
     asked_kind,
     content_terms,
     previous_question,
-    synonym_map,
-    unit_group,
     units_answering,
 )
 
