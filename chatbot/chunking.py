@@ -58,8 +58,10 @@ _INLINE_HEADING_END_RE = re.compile(r"[。：:；;！？]")
 
 
 def cn_number(numeral: str) -> int:
-    """Value of a Chinese numeral up to 99: 一 → 1, 十 → 10, 十一 → 11, 二十六 → 26; -1 if malformed."""
-    digits = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
+    """Value of a Chinese numeral up to 99 (一 → 1, 十一 → 11, 二十六 → 26, 〇/○ → 0) or of digits; -1 if malformed."""
+    if numeral.isdigit():
+        return int(numeral)
+    digits = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "O": 0, "o": 0}
     if "十" not in numeral:
         if not numeral or any(c not in digits for c in numeral):
             return -1

@@ -21,10 +21,10 @@ from .chunking import (
     DATE_LINE_RE,
     SUB_HEADING_RE,
     TOP_HEADING_RE,
-    top_heading_indexes,
 )
 from .errors import DocumentError
 from .identity import parse_metadata
+from .names import letter_id
 from .schema import Document, LetterMeta
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,12 @@ def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document
     data = _read_bytes(path, max_bytes)
     text = _decode(path, data)
     meta = parse_metadata(text)
-    warnings = _structure_warnings(text, meta, path)
+    doc_id = letter_id(meta, path.stem)
+    warnings = _structure_warnings(text, meta, doc_id, path)
     for warning in warnings:
         log.warning("%s: %s", path, warning)
     return Document(
-        doc_id=meta.doc_number or path.stem,
+        doc_id=doc_id,
         source=path.name,
         sha256=hashlib.sha256(data).hexdigest(),
         text=text,
@@ -284,13 +285,11 @@ def _rejoin_wrapped(lines: list[str]) -> list[str]:
     return out
 
 
-def _structure_warnings(text: str, meta: LetterMeta, path: Path) -> list[str]:
-    """What a reader of the index should know about a letter that lacks the usual structure."""
+def _structure_warnings(text: str, meta: LetterMeta, doc_id: str, path: Path) -> list[str]:
+    """What a reader of the index should know about a letter that does not name itself."""
     warnings = []
-    if not meta.doc_number:
-        warnings.append(f"no 文号 found in the letterhead: doc_id is the file name '{path.stem}'")
-    if not top_heading_indexes([line.strip() for line in text.split("\n")]):
-        warnings.append("no numbered sections (一、二、…) found: the letter is split by paragraphs")
+    if meta.doc_number is None and doc_id == path.stem:
+        warnings.append(f"no 文号, title or unit found in the letterhead: the letter's id is its file name '{doc_id}'")
     if not re.search(r"[\u4e00-\u9fff]", text):
         warnings.append("no Chinese text found: is this a reply letter?")
     return warnings

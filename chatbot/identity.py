@@ -1,6 +1,13 @@
-"""A letter's identity: what its letterhead, opening and closing say about it (文号, 会议, 建议/提案 number,
-deputies, title, unit, date, contact, 抄送), parsed once when the letter is read, and the keys by which a
-question may name the letter.
+"""A letter's identity: what its letterhead, opening and closing say about it, parsed once when it is read.
+
+Real letters differ in everything but their parts: a 文号 or none; a title on the first line(s) ("关于市十七届人大
+三次会议第182号代表建议的答复函", "泰顺县水利局关于…的答复", "对《…》的答复"); a salutation naming deputies or
+members ("尊敬的朱杰代表:", "郭红苹、王玉花等委员："); labelled lines (办复类别：B类, 承办责任人, 联系人 …), sometimes
+the suggestion's own record above the reply; a signature with the unit and the date. The body speaks of itself
+as 我县 / 我局: the place and the unit stand only here, so they are parsed here and handed on (chatbot.names
+makes them the keys and the context of every passage of the letter).
+
+Parsing reads NFKC lines, so half-width copies from web pages (`: , ( )`) read like the originals.
 """
 
 from __future__ import annotations
@@ -8,142 +15,292 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .chunking import DATE_LINE_RE, SALUTATION_RE, cn_number, top_heading_indexes
+from .chunking import cn_number, top_heading_indexes
+from .lexicon import field_labels, unit_suffixes
 from .schema import LetterMeta
 
-# Metadata patterns. 文号: 温科提复〔2024〕91号, 浙政办函[2023]12号, …（2023）5号
-# It opens a line, or follows a space or a label (文号：); a reference inside a sentence is not it.
+# 文号: 温科提复〔2024〕91号, 浙政办函[2023]12号, …(2023)5号. It opens a short line near the top, or follows a
+# label (文号：); a reference inside a sentence is not it.
 DOC_NUMBER_RE = re.compile(
-    r"(?:^|(?<=[\s：:]))[\u4e00-\u9fff]{1,12}[〔\[［(（]\s*\d{4}\s*[〕\]］)）]\s*\d{1,5}\s*号", re.MULTILINE
+    r"(?:^|(?<=[\s:：]))[\u4e00-\u9fff]{1,12}[〔\[［(（【]\s*\d{4}\s*[〕\]］)）】]\s*第?\s*\d{1,5}\s*号"
 )
 SESSION_RE = re.compile(
-    r"(?:[省市县区]|全国)[\u4e00-\u9fff]{0,16}?(?:人大|政协|人民代表大会)[\u4e00-\u9fff]{0,12}?会议"
+    r"(?:(?:[省市县区州盟旗]|全国)[\u4e00-\u9fff]{0,16}?|[一二三四五六七八九十]{1,3}届[\u4e00-\u9fff]{0,8}?)"
+    r"(?:人大|政协|人民代表大会)[\u4e00-\u9fff]{0,12}?会议"
 )
-# 817号建议 / 第123号提案 — and — （人大建议817号） / 提案第123号
-NUMBER_AFTER_RE = re.compile(r"第?[ \t]*(?P<number>\d{1,5})[ \t]*号[ \t]*(?P<kind>建议|提案)")
-NUMBER_BEFORE_RE = re.compile(r"(?P<kind>建议|提案)[ \t]*第?[ \t]*(?P<number>\d{1,5})[ \t]*号")
+# 817号建议 / 第182号代表建议 / 第123号提案 — and — (人大建议817号) / 提案第123号
+NUMBER_AFTER_RE = re.compile(
+    r"第?\s*(?P<number>\d{1,6})\s*号\s*(?:人大代表|政协委员|代表|委员)?\s*(?P<kind>建议|提案|议案)"
+)
+NUMBER_BEFORE_RE = re.compile(r"(?P<kind>建议|提案|议案)\s*第\s*(?P<number>\d{1,6})\s*号|(?P<kind2>建议|提案)"
+                              r"(?P<number2>\d{1,6})\s*号")
 TITLE_RE = re.compile(r"《(?P<title>[^《》\n]{2,120})》")
+_YEAR = r"(?P<y>\d{4}|[〇零○Oo一二三四五六七八九]{4})"
 DATE_RE = re.compile(
-    r"(?P<y>\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})\s*月"
-    r"\s*(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
+    _YEAR + r"\s*年\s*(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})\s*月"
+    r"(?:\s*(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})\s*日)?"
 )
-CONTACT_RE = re.compile(
-    r"联系人[：:]\s*(?P<person>[\u4e00-\u9fff·]{2,6}?)(?=[\s，,；;。、(（]|联系|电话|手机|$)"
-)
-PHONE_RE = re.compile(r"(?:联系电话|电话|手机)[：:]\s*(?P<phone>\d[\d\-－— ]{3,20}\d)")
-CC_RE = re.compile(r"^抄送[：:](?P<cc>.+)$", re.MULTILINE)
-_LIST_SEP_RE = re.compile(r"[，、,；;\s]+")
-_NAME_SEP_RE = re.compile(r"[、，,\s]+|等")
-_NOT_NAMES = {"各位", "全体", "有关", "各", "人大", "政协"}  # 各位代表： names nobody
+NUMERIC_DATE_RE = re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*[./-]\s*(?P<m>\d{1,2})\s*[./-]\s*(?P<d>\d{1,2})(?!\d)")
+PHONE_RE = re.compile(r"\(?0\d{2,3}\)?\s*[-—]?\s*\d{7,8}|1[3-9]\d{9}|\d{3,4}-\d{7,8}(?:-\d{1,5})?|\d{5,8}")
+# A line that opens with a label: 办复类别：B类 / 联系人：李贤，联系电话：88962022。
+_LABEL_RE = re.compile(r"(?:^|(?<=[\s,;。、]))(?P<label>[\u4e00-\u9fff]{2,10})\s*:")
+_TITLE_HINT_RE = re.compile(r"关于|对《|对第|答复|复函|办理情况|建议|提案")
+_TITLE_END_RE = re.compile(r"(?:答复函|答复|复函|的函|回复|答复意见|办理情况|情况的函|意见)$")
+_LIST_SEP_RE = re.compile(r"[,、;\s]+")
+_NAME_SEP_RE = re.compile(r"[、,\s]+|等")
+_NOT_NAME_PARTS = ("人大", "政协", "各位", "全体", "有关", "会议", "届", "代表", "委员", "同志", "领导")
+_NAME_SUFFIXES = ("政协", "人大", "同志", "先生", "女士", "老师")
+_GENERIC_LABEL_END = ("代表", "委员", "同志", "如下", "意见", "情况", "建议", "目标", "措施")
+HEAD_LINES = 15  # the letterhead (title, record, salutation) stands in the first lines
+TAIL_LINES = 15  # the signature, contact and 抄送 in the last ones
 
 
-def _cn_date(match: re.Match[str]) -> str | None:
-    """ISO date of a DATE_RE match, digits or Chinese numerals (二〇二四年六月二十六日)."""
-    year = match["y"]
-    if not year.isdigit():
-        year = "".join(str(cn_number(c)) for c in year)
-    month, day = (int(v) if v.isdigit() else cn_number(v) for v in (match["m"], match["d"]))
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    return f"{int(year):04d}-{month:02d}-{day:02d}"
-
-
-def _letterhead_lines(lines: list[str]) -> list[str]:
-    """The lines before the first 一、 heading (at most 15), where 文号, title and salutation stand."""
-    top = top_heading_indexes(lines)
-    return lines[: min(top[0] if top else len(lines), 15)]
-
-
-def _proposal(head: str, text: str) -> tuple[str | None, str | None]:
-    """(kind, number): 817号建议, （人大建议817号）, 第123号提案, 提案第123号; letterhead first."""
-    for region in (head, text[:2000]):
-        matches = [m for rx in (NUMBER_AFTER_RE, NUMBER_BEFORE_RE) if (m := rx.search(region))]
-        if matches:
-            first = min(matches, key=lambda m: m.start())
-            return first["kind"], first["number"]
-    for kind in ("提案", "建议"):
-        if kind in head:
-            return kind, None
-    return None, None
-
-
-def _deputies(head_lines: list[str]) -> tuple[tuple[str, ...], str | None]:
-    """Names on the salutation line (虞振勇代表： / 张三、李四等委员：) and the role it names."""
-    for line in head_lines:
-        match = SALUTATION_RE.match(line)
-        if match:
-            names = [n for n in _NAME_SEP_RE.split(match["names"]) if n and n not in _NOT_NAMES]
-            return tuple(n for n in names if 2 <= len(n) <= 8), match["role"]
-    return (), None
-
-
-def _closing(lines: list[str]) -> tuple[str | None, str | None]:
-    """(unit, ISO date) from the 落款: the last date line and the line right above it."""
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        if "印发" in line or line.startswith(("抄送", "抄报")):
-            continue
-        match = DATE_RE.search(line)
-        if not match or len(line) > 60:
-            continue
-        before = line[: match.start()].strip()
-        if before and not DATE_LINE_RE.match(line):
-            return (before if len(before) <= 40 else None), _cn_date(match)
-        above = lines[i - 1] if i > 0 else ""
-        unit = above if above and len(above) <= 40 and not re.search(r"[。：:，,]", above) else None
-        return unit, _cn_date(match)
-    return None, None
-
-
-def parse_metadata(text: str) -> LetterMeta:
-    """What the letterhead and closing say: 文号, 会议, 建议/提案 number, names, title, unit, date,
-    contact and 抄送. Fields the letter does not show stay None (or empty)."""
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    head_lines = _letterhead_lines(lines)
-    head = "\n".join(head_lines)
-    # The 文号 stands on a short line of its own near the top, not inside the 收悉 paragraph.
-    doc_number = DOC_NUMBER_RE.search("\n".join(line for line in head_lines[:6] if len(line) <= 40))
-    session = SESSION_RE.search(head) or SESSION_RE.search(text)
-    kind, number = _proposal(head, text)
-    deputies, role = _deputies(head_lines)
-    if kind is None and role:
-        kind = "提案" if role == "委员" else "建议"
-    title = TITLE_RE.search(head)
-    tail = lines[-15:]
-    unit, date = _closing(tail)
-    contact = CONTACT_RE.search("\n".join(tail))
-    phone = PHONE_RE.search("\n".join(tail))
-    cc = CC_RE.search("\n".join(tail))
-    return LetterMeta(
-        doc_number=re.sub(r"\s+", "", doc_number.group()) if doc_number else None,
-        session=session.group() if session else None,
-        proposal_kind=kind,
-        proposal_number=number,
-        deputies=deputies,
-        title=title["title"].strip() if title else None,
-        unit=unit,
-        date=date,
-        contact_person=contact["person"] if contact else None,
-        contact_phone=phone["phone"].strip() if phone else None,
-        cc=tuple(c for c in _LIST_SEP_RE.split(cc["cc"].strip().rstrip("。.")) if c) if cc else (),
-    )
-
-
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
 
 
 def compact(text: str) -> str:
     """NFKC without any whitespace: how names are compared with questions."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", "", nfkc(text))
 
 
-def letter_keys(doc_id: str, meta: LetterMeta) -> set[str]:
-    """What a question may name a letter by, compacted: its 文号, a deputy's name, its suggestion number.
+def iso_date(match: re.Match[str]) -> str | None:
+    """ISO date of a DATE_RE / NUMERIC_DATE_RE match: 2024-06-26, or 2024-06 when the day is not written."""
+    year = int("".join(c if c.isdigit() else str(cn_number(c)) for c in match["y"]))
+    month = cn_number(match["m"])
+    day = cn_number(match["d"]) if match["d"] else None
+    if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31) or not 1900 <= year <= 2100:
+        return None
+    return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day is not None else "")
 
-    The writer stores them (the letter_keys table) so that the directory of every letter loads in one read.
-    """
-    keys = {compact(doc_id), *(compact(name) for name in meta.deputies if len(compact(name)) >= 2)}
-    if meta.proposal_number:
-        keys.add(compact(f"{meta.proposal_number}号"))
-    return keys
+
+# --- labelled lines --------------------------------------------------------------------------------------
+def labelled_fields(line: str, *, generic: bool) -> list[tuple[str, str]]:
+    """The (label, value) pairs of a line that opens with a label. Known labels (chatbot/data/field_labels.tsv)
+    count anywhere; others only where `generic` (the letterhead and the closing)."""
+    line = nfkc(line).strip()
+    matches = list(_LABEL_RE.finditer(line))
+    if not matches or matches[0].start() != 0 or len(line) > 100:
+        return []
+    pairs = []
+    for m, after in zip(matches, [*matches[1:], None], strict=True):
+        label = m["label"]
+        value = line[m.end() : after.start() if after else len(line)].strip(" ,;。.、")
+        known = _known_label(label)
+        if not value or (not known and (not generic or label.endswith(_GENERIC_LABEL_END) or len(value) > 40)):
+            continue
+        pairs.append((label, value))
+    return pairs
 
 
+def _known_label(label: str) -> str | None:
+    """The field a label names: itself, or a known label it ends with (市人大代表工委联系人 → 联系人)."""
+    table = field_labels()
+    if label in table:
+        return table[label]
+    if label.startswith("联系人") and "电话" in label:
+        return "联系人"  # 联系人及电话：李贤 88962022
+    return next((table[k] for k in sorted(table, key=len, reverse=True) if len(k) >= 3 and label.endswith(k)), None)
+
+
+def field_value(fields: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """The value of the first labelled line whose label names the field `name` (办复类别 for 办理类别 …)."""
+    return next((value for label, value in fields if _known_label(label) == name), None)
+
+
+# --- the parts of a letter -------------------------------------------------------------------------------
+def _heading(head: list[str], skip: set[int]) -> tuple[str | None, str | None]:
+    """The letter's own title (its first line or lines) and a unit named before it on the same line."""
+    block: list[str] = []
+    for i, line in enumerate(head):
+        if i in skip or len(line) > 60 or "收悉" in line:
+            if block:
+                break
+            continue
+        if not block and (not _TITLE_HINT_RE.search(line) or "。" in line):
+            continue
+        if block and (len(line) > 30 or re.search(r"[。;!?；！？]", line)):
+            break  # a wrapped title's next line is short and ends no sentence
+        block.append(line)
+        if _TITLE_END_RE.search(compact(line)) or len(block) == 3:
+            break
+    if not block:
+        return None, None
+    heading = re.sub(r"\s+", "", "".join(block))
+    suffixes = "|".join(unit_suffixes())
+    unit = re.match(rf"(?P<unit>[\u4e00-\u9fff]{{2,30}}?(?:{suffixes}))(?=关于|对)", heading)
+    return heading, unit["unit"] if unit else None
+
+
+def _salutation(line: str) -> tuple[tuple[str, ...], str] | None:
+    """(names, role) of "尊敬的朱杰代表:", "郭红苹、王玉花等委员:", "张三代表、李四代表:"; None for other lines."""
+    m = re.fullmatch(r"(?:尊敬的)?(?P<names>[^:]{1,80}?)(?P<role>代表|委员)们?\s*:\s*(?:你们好|您好)?[!,。]?", line)
+    if not m:
+        return None
+    return _names(re.sub(r"代表|委员", "、", m["names"])), m["role"]
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    names = []
+    for part in _NAME_SEP_RE.split(raw):
+        for suffix in _NAME_SUFFIXES:
+            part = part.removesuffix(suffix)
+        if 2 <= len(part) <= 4 and re.fullmatch(r"[\u4e00-\u9fff·]+", part) and not any(
+            bad in part for bad in _NOT_NAME_PARTS
+        ):
+            names.append(part)
+    return tuple(dict.fromkeys(names))
+
+
+def _opening_names(lines: list[str]) -> tuple[tuple[str, ...], str | None]:
+    """Deputies named in the opening sentence: "王建国等5位代表提出的…", "张三委员在…提出的…"."""
+    for line in lines:
+        m = re.search(r"(?P<names>[\u4e00-\u9fff]{2,4}(?:[、,][\u4e00-\u9fff]{2,4})*)(?:等\s*\d*\s*[名位])?"
+                      r"(?P<role>代表|委员)(?:们)?(?:在|提出|所提|领衔|联名|:)", line)
+        if m and (names := _names(m["names"])):
+            return names, m["role"]
+    return (), None
+
+
+def _closing(tail: list[str]) -> tuple[str | None, str | None]:
+    """(unit, ISO date) from the signature: the last date line and the unit on or above it; without a
+    date, the last short line that ends like a unit's name."""
+    for i in range(len(tail) - 1, -1, -1):
+        line = tail[i]
+        if "印发" in line or line.startswith(("抄送", "抄报")) or len(line) > 60:
+            continue
+        match = DATE_RE.search(line) or NUMERIC_DATE_RE.search(line)
+        if not match:
+            continue
+        before = line[: match.start()].strip()
+        if before:
+            return _unit_name(before), iso_date(match)
+        return (_unit_name(tail[i - 1]) if i > 0 else None), iso_date(match)
+    for line in reversed(tail):
+        if (unit := _unit_name(line)) and not line.startswith(("抄送", "联系")):
+            return unit, None
+    return None, None
+
+
+def _unit_name(line: str) -> str | None:
+    """The unit's name on a signature line ("温州市科学技术局", "泰顺县水利局（盖章）"), or None."""
+    line = re.sub(r"[(（][^()（）]{0,6}[)）]$", "", line.strip()).removesuffix("文件").strip()
+    first = line.split(" ")[0]
+    if not re.fullmatch(r"[\u4e00-\u9fff()（）]{2,40}", first) or not first.endswith(unit_suffixes()):
+        return None
+    return first
+
+
+def _proposal(fields: tuple[tuple[str, str], ...], regions: list[str]) -> tuple[str | None, str | None]:
+    """(kind, number): from a 建议号/提案号 line, else 817号建议, (人大建议817号), 第123号提案 …, heading first."""
+    for name, kind in (("建议号", "建议"), ("提案号", "提案")):
+        value = field_value(fields, name)
+        if value and (digits := re.search(r"\d{1,8}", value)):
+            return kind, str(int(digits.group()))
+    for region in regions:
+        found = [m for rx in (NUMBER_AFTER_RE, NUMBER_BEFORE_RE) for m in rx.finditer(region)]
+        if found:
+            first = min(found, key=lambda m: m.start())
+            kind, number = first["kind"] or first["kind2"], first["number"] or first["number2"]
+            return ("建议" if kind == "议案" else kind), str(int(number))
+    return None, None
+
+
+def _title(head: list[str], heading: str | None) -> str | None:
+    """The suggestion's title in 《》: one that reads like a suggestion's first, then any in the heading or
+    the 收悉 sentence; else the letter's own heading."""
+    found = [(m["title"].strip(), line) for line in head for m in TITLE_RE.finditer(line)]
+    for title, _ in found:
+        if title.startswith("关于") or title.endswith(("建议", "提案", "议案")):
+            return title
+    for title, line in found:
+        if "收悉" in line or compact(line) == compact(heading or ""):
+            return title
+    return heading
+
+
+def _contact(fields: tuple[tuple[str, str], ...], tail: list[str]) -> tuple[str | None, str | None]:
+    person_raw = field_value(fields, "联系人")
+    phone_raw = field_value(fields, "联系电话")
+    person = re.match(r"[\u4e00-\u9fff·]{2,4}", person_raw) if person_raw else None
+    phone = PHONE_RE.search(phone_raw or "") or PHONE_RE.search(person_raw or "")
+    if phone is None:  # "电话 88962022" without a colon, in the closing
+        phone = next((m for line in tail if "电话" in line and (m := PHONE_RE.search(line))), None)
+    return (person.group() if person else None), (phone.group().strip() if phone else None)
+
+
+def parse_metadata(text: str) -> LetterMeta:
+    """What a letter says about itself. Fields it does not show stay None (or empty)."""
+    raw = [line.strip() for line in text.split("\n") if line.strip()]
+    lines = [nfkc(line).strip() for line in raw]
+    top = top_heading_indexes(lines)
+    head = lines[: min(top[0] if top else len(lines), HEAD_LINES)]
+    salute_at = next((i for i, line in enumerate(head) if _salutation(line)), None)
+    opening = head[: (salute_at or 0) + 3] if salute_at is not None else head[:6]
+    tail = lines[-TAIL_LINES:]
+    fields = _all_fields(lines, len(head) if salute_at is None else salute_at + 1)
+    doc_number = DOC_NUMBER_RE.search("\n".join(line for line in raw[: min(6, len(head))] if len(line) <= 40))
+    number_value = field_value(fields, "文号")
+    skip = {i for i, line in enumerate(head) if labelled_fields(line, generic=True) or DOC_NUMBER_RE.fullmatch(line)}
+    heading, heading_unit = _heading(raw[: salute_at if salute_at is not None else len(head)], skip)
+    names, role = _salutation(head[salute_at]) if salute_at is not None else ((), None)  # type: ignore[misc]
+    if not names:
+        for label in ("领衔代表", "提案人"):
+            if (value := field_value(fields, label)) and (names := _names(value)):
+                role = role or ("委员" if label == "提案人" else "代表")
+                break
+        else:
+            names, opening_role = _opening_names(opening)
+            role = role or opening_role
+    kind, number = _proposal(fields, [heading or "", "\n".join(head), text[:2000]])
+    if kind is None:
+        named = heading or ""
+        kind = "提案" if role == "委员" or "提案" in named else "建议" if role or "建议" in named else None
+    unit, date = _closing(tail)
+    unit = unit or heading_unit or field_value(fields, "承办单位") or next(
+        (u for line in head[:3] if (u := _unit_name(line))), None)
+    person, phone = _contact(fields, tail)
+    cc = field_value(fields, "抄送")
+    session = SESSION_RE.search(heading or "") or SESSION_RE.search("\n".join(head)) or SESSION_RE.search(text)
+    return LetterMeta(
+        doc_number=re.sub(r"\s+", "", (doc_number.group() if doc_number else number_value) or "") or None,
+        session=session.group() if session else None,
+        proposal_kind=kind,
+        proposal_number=number,
+        deputies=names,
+        title=_title(raw[: len(head)], heading),
+        unit=unit,
+        date=date,
+        contact_person=person,
+        contact_phone=phone,
+        cc=tuple(c for c in _LIST_SEP_RE.split(cc.rstrip("。.")) if c) if cc else (),
+        heading=heading,
+        role=role,
+        fields=fields,
+    )
+
+
+def _all_fields(lines: list[str], head_end: int) -> tuple[tuple[str, str], ...]:
+    """Every labelled line: any label in the letterhead and the last lines, known labels elsewhere."""
+    tail_start = max(head_end, len(lines) - TAIL_LINES)
+    pairs: list[tuple[str, str]] = []
+    for i, line in enumerate(lines):
+        pairs += labelled_fields(line, generic=i < head_end or i >= tail_start)
+    return tuple(dict.fromkeys(pairs))
+
+
+def field_text(meta: LetterMeta, name: str) -> str | None:
+    """A field of the letter as the letter writes it: doc_number, session, deputy, contact, cc, unit, date,
+    title, proposal_number, or the name of a labelled line (办复类别, 承办责任人 …)."""
+    values = {
+        "doc_number": meta.doc_number,
+        "session": meta.session,
+        "deputy": "、".join(meta.deputies) or None,
+        "contact": "，".join(v for v in (meta.contact_person, meta.contact_phone) if v) or None,
+        "cc": "、".join(meta.cc) or None,
+        "unit": meta.unit,
+        "date": meta.date,
+        "title": f"《{meta.title}》" if meta.title else None,
+        "proposal_number": f"{meta.proposal_number}号" if meta.proposal_number else None,
+    }
+    return values[name] if name in values else field_value(meta.fields, name)

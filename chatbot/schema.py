@@ -18,12 +18,15 @@ class LetterMeta:
     proposal_kind: str | None = None  # 建议 (人大) or 提案 (政协)
     proposal_number: str | None = None  # e.g. "817"
     deputies: tuple[str, ...] = ()  # 代表/委员 names, without the title
-    title: str | None = None  # the suggestion's title, without 《》
-    unit: str | None = None  # replying unit (落款单位)
-    date: str | None = None  # ISO date of the letter, e.g. 2024-06-26
+    title: str | None = None  # the suggestion's title without 《》, else the letter's heading
+    unit: str | None = None  # replying unit (落款单位, else the one before the heading or 承办单位)
+    date: str | None = None  # ISO date of the letter, e.g. 2024-06-26 (2024-06 when no day is written)
     contact_person: str | None = None
     contact_phone: str | None = None
     cc: tuple[str, ...] = ()  # 抄送 list
+    heading: str | None = None  # the letter's own title line(s), e.g. 关于市十七届人大三次会议第182号代表建议的答复函
+    role: str | None = None  # 代表 or 委员, as the letter addresses them
+    fields: tuple[tuple[str, str], ...] = ()  # every labelled line (办复类别, B类), (承办责任人, 王敏) …, as written
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,5 @@ class Answer:
     direct_answer: str | None
     abstained: bool
     passages: list[Passage]
+    scope: list[str] = field(default_factory=list)  # doc_ids the answer was restricted to; empty: all letters
+    reason: str | None = None  # why the letters do not answer, when abstained (for evaluation and staff)

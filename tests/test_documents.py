@@ -18,7 +18,6 @@ from chatbot.documents import (
     read_letter_text,
 )
 from chatbot.errors import DocumentError
-from chatbot.identity import parse_metadata
 from chatbot.schema import LetterMeta
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +43,9 @@ def test_real_letter_metadata() -> None:
         contact_person="李贤",
         contact_phone="88962022",
         cc=("市人大常委会代表工委", "市府办", "永嘉县人大常委会"),
+        heading="关于市十四届人大四次会议817号建议的答复函",
+        role="代表",
+        fields=(("联系人", "李贤"), ("联系电话", "88962022"), ("抄送", "市人大常委会代表工委,市府办,永嘉县人大常委会")),
     )
     assert doc.doc_id == "温科提复〔2024〕91号"
     assert doc.source == "温科提复〔2024〕91号.txt"
@@ -86,6 +88,9 @@ def test_gbk_letter_with_crlf_is_detected_and_parsed() -> None:
         contact_person="张三",
         contact_phone="0577-88888888",
         cc=("市政协提案委", "市府办", "鹿城区政协"),
+        heading="关于市政协十二届三次会议第156号提案的答复函",
+        role="委员",
+        fields=(("联系人", "张三"), ("电话", "0577-88888888"), ("抄送", "市政协提案委,市府办、鹿城区政协")),
     )
 
 
@@ -145,34 +150,7 @@ def test_clean_text_removes_conversion_artefacts() -> None:
     assert clean_text("甲[bookmark: x1]乙\n单位          2024年6月26日印发") == "甲乙\n单位 2024年6月26日印发"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("浙政办函[2023]12号\n关于第5号建议的答复", {"doc_number": "浙政办函[2023]12号"}),
-        ("温政函（2023）7号\n张三代表：", {"doc_number": "温政函（2023）7号", "proposal_kind": "建议"}),
-        ("关于市政协十二届三次会议提案第123号的答复", {"proposal_number": "123", "proposal_kind": "提案"}),
-        ("关于第123号提案的答复", {"proposal_number": "123", "proposal_kind": "提案"}),
-        ("《关于X的建议》（人大建议817号）收悉。", {"proposal_number": "817", "title": "关于X的建议"}),
-        ("张三、李四，王五等委员：\n你们的提案收悉。", {"deputies": ("张三", "李四", "王五")}),
-        ("尊敬的赵六代表：", {"deputies": ("赵六",), "proposal_kind": "建议"}),
-        ("正文。\n某某局\n二〇二四年六月二十六日", {"unit": "某某局", "date": "2024-06-26"}),
-        ("正文。\n某局 二〇二三年十二月三十一日", {"unit": "某局", "date": "2023-12-31"}),
-        ("联系人：张三 电话：0577-88888888", {"contact_person": "张三", "contact_phone": "0577-88888888"}),
-        ("联系人：李贤，联系电话：88962022。", {"contact_person": "李贤", "contact_phone": "88962022"}),
-        ("抄送：市府办、市人大，市政协；某局。", {"cc": ("市府办", "市人大", "市政协", "某局")}),
-    ],
-)
-def test_parse_metadata_variants(text: str, expected: dict[str, object]) -> None:
-    meta = parse_metadata(text)
-    assert {key: getattr(meta, key) for key in expected} == expected
-
-
-def test_metadata_of_an_inline_reference_is_not_the_doc_number() -> None:
-    text = "张三代表：\n你的建议收悉。依据《若干措施》（温政办〔2023〕64号），答复如下：\n一、关于甲\n正文。"
-    assert parse_metadata(text).doc_number is None
-
-
-def test_letter_without_structure_loads_with_warning(
+def test_letter_that_names_itself_nowhere_is_named_by_its_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "便函.txt"
@@ -181,11 +159,17 @@ def test_letter_without_structure_loads_with_warning(
         doc = load_document(path)
     assert doc.doc_id == "便函"
     assert doc.text == "关于某事的说明\n\n这是第一段。\n这是第二段。"
-    assert doc.warnings == (
-        "no 文号 found in the letterhead: doc_id is the file name '便函'",
-        "no numbered sections (一、二、…) found: the letter is split by paragraphs",
-    )
-    assert f"{path}: no numbered sections" in caplog.text
+    assert doc.warnings == ("no 文号, title or unit found in the letterhead: the letter's id is its file name '便函'",)
+    assert f"{path}: no 文号, title or unit found" in caplog.text
+
+
+def test_letter_without_doc_number_is_named_by_its_unit_and_heading(tmp_path: Path) -> None:
+    path = tmp_path / "答复.txt"
+    path.write_text("泰顺县水利局关于县十届人大三次会议第45号建议的答复\n王建国代表：\n您提出的建议收悉。现答复如下：\n"
+                    "我县已安排资金3700万元。\n泰顺县水利局\n2024年5月6日\n", encoding="utf-8")
+    doc = load_document(path)
+    assert doc.doc_id == "泰顺县水利局关于县十届人大三次会议第45号建议的答复"
+    assert doc.warnings == ()
 
 
 @pytest.mark.parametrize(
