@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .evidence import coverage
+from .identity import field_text
 from .query import COUNT, DATE, META, Question, compact
 from .retrieval import Hit
 from .schema import Answer, LetterInfo, Passage
+from .scope import Scope
 
 NOT_FOUND = "现有答复函中没有找到“{question}”的直接答复。"
 NOT_FOUND_TERMS = "答复函中未提到：{terms}。"
@@ -23,7 +25,11 @@ NOT_FOUND_VALUE = "最接近的段落没有给出所问的{what}。"
 NOT_FOUND_YEAR = "答复函没有提到{years}年的相关内容。"
 NOT_FOUND_QUALIFIER = "答复函没有说明“{qualifiers}”的情况。"
 NOT_FOUND_LIST = "最接近的段落没有列举所问的内容。"
+NOT_FOUND_FIELD = "答复函中没有这一项。"
+NOT_FOUND_WEAK = "最接近的段落只涉及问题的一部分。"
 POSSIBLY_RELATED = "以下内容可能相关，供参考："
+AMBIGUOUS = "“{reference}”对应{count}份答复函，请指明是哪一份（可以说“第一份”“第二份”，或说出文号、单位）："
+AMBIGUOUS_REASON = "问题所指的答复函不止一份"
 NO_PASSAGES = "索引中还没有答复函。"
 HOW_TO_ASK = "请直接问答复函里的内容，例如“2024年计划建成几家概念验证中心？”或“答复函的联系人是谁？”。"
 VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
@@ -79,19 +85,7 @@ def to_passage(hit: Hit, letters: Mapping[str, LetterInfo], quote: str | None = 
 
 def meta_value(field: str, letter: LetterInfo) -> str | None:
     """A field of the letter, as the letter writes it."""
-    meta = letter.meta
-    values = {
-        "doc_number": meta.doc_number,
-        "session": meta.session,
-        "deputy": "、".join(meta.deputies) or None,
-        "contact": "，".join(v for v in (meta.contact_person, meta.contact_phone) if v) or None,
-        "cc": "、".join(meta.cc) or None,
-        "unit": meta.unit,
-        "date": meta.date,
-        "title": f"《{meta.title}》" if meta.title else None,
-        "proposal_number": f"{meta.proposal_number}号" if meta.proposal_number else None,
-    }
-    return values.get(field)
+    return field_text(letter.meta, field)
 
 
 # A letter's date as written: 2024年6月26日 or 二〇二四年七月十五日.
@@ -206,7 +200,9 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
     reason = abstention_reason(question, evidence)
     if reason is not None or evidence is None:
         passages = [to_passage(h, letters) for h in hits]
-        return Answer(question.text, _abstention_text(question, reason or "", passages), None, True, passages)
+        why = reason or (NOT_FOUND_FIELD if question.kind == META else NOT_FOUND_WEAK)
+        return Answer(question.text, _abstention_text(question, reason or "", passages), None, True, passages,
+                      reason=why)
     best = evidence.hit
     quote = best.chunk.text[evidence.quote_start : evidence.quote_end]
     first = to_passage(best, letters, quote=quote)
@@ -229,12 +225,12 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
 
 def _other_letters(question: Question, shown: str, letters: Mapping[str, LetterInfo]) -> list[str]:
     """A question about "the letter" that names none: the same field of the other letters too."""
-    rows = []
+    rows: list[str] = []
     for letter in letters.values():
         value = meta_value(question.meta_field or "", letter)
         if letter.doc_id != shown and value:
             title, doc_id = escape_markdown(letter.title), escape_markdown(letter.doc_id)
-            rows.append(f"- 《{title}》（{doc_id}）：{escape_markdown(value)}")
+            rows.append(f"{len(rows) + 1}. 《{title}》（{doc_id}）：{escape_markdown(value)}")
         if len(rows) == OTHER_LETTERS_MAX:
             break
     if not rows:
@@ -248,3 +244,18 @@ def _abstention_text(question: Question, reason: str, passages: Sequence[Passage
         snippet = passage.quote if len(passage.quote) <= 120 else passage.quote[:120] + "……"
         lines.append(f"- {citation(passage)}：{escape_markdown(snippet)}")
     return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
+
+
+def letter_line(letter: LetterInfo) -> str:
+    """《title》（doc_id） — unit · date: how a list of letters names each one (escaped)."""
+    extra = " · ".join(escape_markdown(v) for v in (letter.meta.unit, letter.date) if v)
+    return f"《{escape_markdown(letter.title)}》（{escape_markdown(letter.doc_id)}）" + (f" — {extra}" if extra else "")
+
+
+def ambiguous_answer(question: Question, scope: Scope, letters: Mapping[str, LetterInfo]) -> Answer:
+    """A short reference that fits several letters: say so and list them, never guess."""
+    named = [letters[d] for d in scope.ambiguous if d in letters]
+    reference = escape_markdown(scope.reference or question.text)
+    rows = [f"{i}. {letter_line(letter)}" for i, letter in enumerate(named, start=1)]
+    text = AMBIGUOUS.format(reference=reference, count=len(named)) + "\n\n" + "\n".join(rows)
+    return Answer(question.text, text, None, True, [], reason=AMBIGUOUS_REASON)

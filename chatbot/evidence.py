@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
+from .lexicon import attribute_units, unit_group
 from .query import (
     COUNT,
     DATE,
@@ -27,9 +28,7 @@ from .query import (
     YEAR_RE,
     Question,
     Term,
-    attribute_units,
     compact,
-    unit_group,
     units_answering,
 )
 
@@ -155,15 +154,16 @@ def _weighted(terms: tuple[Term, ...], found: list[float], in_heading: list[floa
     return sum(t.mass * max(f, 0.75 * h) for t, f, h in zip(terms, found, in_heading, strict=True)) / total
 
 
-def sentence_match(question: Question, text: str, heading: str = "") -> float:
+def sentence_match(question: Question, text: str, heading: str = "", identity: str = "") -> float:
     """A cheap upper view of best_window's coverage: the weighted share of the question's terms (and its
     years) found in the best single sentence of `text` or in its heading, by plain substring tests. It
     picks which of many candidates deserve the full rerank. Both texts must be NFKC already (a chunk's
-    search_text is): this runs on every candidate of every question."""
+    search_text is): this runs on every candidate of every question. `identity` (chatbot.names.identity_text)
+    counts like the heading: "泰顺" is satisfied by every passage of the 泰顺县 letter."""
     total = sum(t.mass for t in question.terms) + len(question.years)
     if total == 0:
         return 1.0
-    body, head = "".join(text.split()), "".join(heading.split())
+    body, head = "".join(text.split()), "".join(heading.split()) + "|" + identity
     in_head = 0.0
     present: list[Term] = []  # terms in the text but not the heading: only these differ by sentence
     for term in question.terms:
@@ -181,8 +181,9 @@ def sentence_match(question: Question, text: str, heading: str = "") -> float:
     return (in_head + best) / total
 
 
-def best_window(question: Question, text: str, heading: str = "") -> Window:
-    """The window of `text` that best answers `question` (`heading`: the passage's section path)."""
+def best_window(question: Question, text: str, heading: str = "", identity: str = "") -> Window:
+    """The window of `text` that best answers `question` (`heading`: the passage's section path; `identity`:
+    the names of its letter, chatbot.names.identity_text, which satisfy a question's terms like a heading)."""
     headings = {_compact(part) for part in heading.split(" › ") if part}
     # A heading line alone (四、关于“…”的建议) says what a section is about, not what was done.
     bodies = {(a, b): compact(text[a:b]) for a, b in sentence_spans(text)}
@@ -198,11 +199,12 @@ def best_window(question: Question, text: str, heading: str = "") -> Window:
             candidates.append((a[0], b[1]))
             bodies[candidates[-1]] = bodies[a] + bodies[b]
     head = _compact(heading)
-    in_heading = [term_found(t, head) for t in question.terms]  # the same for every window
+    # The same for every window: a term the heading or the letter's identity holds.
+    in_heading = [max(term_found(t, head), term_found(t, identity)) for t in question.terms]
     best: Window | None = None
     for start, end in candidates:
         window = _score_window(question, text, (start, end), bodies[start, end], head, in_heading,
-                               two=(start, end) not in spans)
+                               two=(start, end) not in spans, identity=identity)
         if best is None or window.score > best.score:
             best = window
     assert best is not None  # candidates is never empty
@@ -210,18 +212,18 @@ def best_window(question: Question, text: str, heading: str = "") -> Window:
 
 
 def _score_window(question: Question, text: str, span: tuple[int, int], body: str, head: str,
-                  in_heading: list[float], two: bool) -> Window:
+                  in_heading: list[float], two: bool, identity: str = "") -> Window:
     """Score text[span] (`body`: its compact form) for `question`."""
     terms = question.terms
     start, end = span
     if "|" in body:  # NFKC turned the table cell bar ｜ into |
-        head += _table_header(text, start)  # a table row is read with its column headers
-        in_heading = [term_found(t, head) for t in terms]
+        header = _table_header(text, start)  # a table row is read with its column headers
+        in_heading = [max(h, term_found(t, header)) for t, h in zip(terms, in_heading, strict=True)]
     value, v_start, v_end, closeness = find_value(question, text, start, end)
     body += _attribute_words(question, text[start:end])
     found = [term_found(t, body) for t in terms]
     cov = _weighted(terms, found, in_heading)
-    context = coverage(question.context_terms, body) if question.context_terms else 1.0
+    context = coverage(question.context_terms, body, identity) if question.context_terms else 1.0
     missing = _lacking(terms, found, in_heading)
     years_ok = all(y in body or y in head for y in question.years)
     qualifiers_ok = all(q in body for q in question.qualifiers)

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import bm25
 from .embedding import Embedder
-from .identity import letter_keys
+from .names import letter_keys
 from .schema import Chunk, Document
 from .segments import IVF_MIN_VECTORS, SegmentData, merge_data, read_segment, write_segment
 from .store import MANIFEST_FILE, SCHEMA, SCHEMA_VERSION, SEGMENTS_DIR, build_manifest, connect, read_meta
@@ -91,11 +91,19 @@ def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
             fcntl.flock(lock, fcntl.LOCK_EX)
         conn = connect(index_dir, readonly=False)
         try:
+            _migrate(conn)
             conn.executescript(SCHEMA)
             remove_orphans(index_dir, conn)
             yield conn
         finally:
             conn.close()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Drop the tables whose columns changed since an older schema (the rebuild that follows refills them)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(letter_keys)")}
+    if columns and "kind" not in columns:
+        conn.execute("DROP TABLE letter_keys")
 
 
 # --- the commit -----------------------------------------------------------------------------------------
@@ -184,8 +192,8 @@ def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: s
         doc = item.doc
         meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
         conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
-        conn.executemany("INSERT INTO letter_keys (key, doc_id) VALUES (?, ?)",
-                         [(key, doc.doc_id) for key in sorted(letter_keys(doc.doc_id, doc.meta))])
+        conn.executemany("INSERT INTO letter_keys (key, doc_id, kind) VALUES (?, ?, ?)",
+                         [(key, doc.doc_id, kind) for key, kind in sorted(letter_keys(doc.doc_id, doc.meta))])
         rows = range(next_id, next_id + len(item.chunks))
         next_id = rows.stop
         conn.execute("INSERT INTO letter_rows (doc_id, first_id, chunks) VALUES (?, ?, ?)",

@@ -12,9 +12,9 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from typing import Any
+
+from .lexicon import attribute_units, field_labels, fillers, role_words, synonym_map
 
 # What kind of value a question asks for.
 COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
@@ -146,28 +146,6 @@ def compact(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-@cache
-def _data_lines(name: str) -> tuple[str, ...]:
-    raw = resources.files("chatbot").joinpath("data", name).read_text(encoding="utf-8")
-    return tuple(line.strip() for line in raw.splitlines() if line.strip() and not line.startswith("#"))
-
-
-@cache
-def fillers() -> frozenset[str]:
-    return frozenset(normalize(w) for w in _data_lines("query_fillers.txt"))
-
-
-@cache
-def synonym_map() -> dict[str, frozenset[str]]:
-    """term → every word that may stand for it in a letter (itself included)."""
-    groups: dict[str, set[str]] = {}
-    for line in _data_lines("synonyms.tsv"):
-        words = [normalize(w) for w in line.split("\t") if w.strip()]
-        for word in words:
-            groups.setdefault(word, {word}).update(words)
-    return {word: frozenset(group) for word, group in groups.items()}
-
-
 _jieba_lock = threading.Lock()
 _tagger: Any = None
 
@@ -209,26 +187,6 @@ def warm_up_in_background() -> threading.Thread:
     return thread
 
 
-@cache
-def unit_group(unit: str) -> frozenset[str]:
-    """The measure words that answer for `unit` (itself included): 个 → 家, 项 …; 天 → 工作日."""
-    for line in _data_lines("unit_groups.tsv"):
-        group = frozenset(w.strip() for w in line.split("\t") if w.strip())
-        if unit in group:
-            return group
-    return frozenset({unit})
-
-
-@cache
-def attribute_units() -> dict[str, frozenset[str]]:
-    """Attribute nouns (功率, 金额 …) → the units of a figure that answers them."""
-    table: dict[str, frozenset[str]] = {}
-    for line in _data_lines("attribute_units.tsv"):
-        noun, *units = [w.strip() for w in line.split("\t") if w.strip()]
-        table[noun] = frozenset(units)
-    return table
-
-
 def units_answering(word: str) -> frozenset[str]:
     """The units of a figure that answers the attribute `word`: the table's, and % for any rate
     (覆盖率, 参保率, 研发投入强度 …), which the table cannot list one by one."""
@@ -236,6 +194,8 @@ def units_answering(word: str) -> frozenset[str]:
     if found is not None:
         return found
     return PERCENT if len(word) >= 2 and word.endswith(RATE_ENDINGS) else frozenset()
+
+
 
 
 def content_terms(text: str) -> tuple[Term, ...]:
@@ -262,7 +222,7 @@ def content_terms(text: str) -> tuple[Term, ...]:
         if len(word) < 2 or word in fillers() or word.isdigit():
             continue
         strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4
-        weight = 0.25 if after_question_word else 1.0 if strong else 0.5
+        weight = 0.25 if after_question_word or word in role_words() else 1.0 if strong else 0.5
         after_question_word = False
         variants = tuple(sorted(synonym_map().get(word, frozenset({word}))))
         terms.setdefault(word, Term(word, weight, variants))
@@ -281,8 +241,27 @@ def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
     return out
 
 
+# Labelled fields that have a field of LetterMeta of their own; the others are asked by their label.
+_LABELLED_AS = {"联系人": "contact", "联系电话": "contact", "领衔代表": "deputy", "提案人": "deputy",
+                "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc"}
+_CATEGORY_RE = re.compile(r"哪一?类|什么类别|几类|[ABC]类|类别")
+
+
+def labelled_field(text: str) -> str | None:
+    """The labelled line a question asks for: 办复类别是哪一类 → 办复类别 (chatbot/data/field_labels.tsv)."""
+    labels = [label for label in field_labels() if len(label) >= 3 and label in text]
+    if labels:
+        name = field_labels()[max(labels, key=len)]
+        return _LABELLED_AS.get(name, name)
+    if _CATEGORY_RE.search(text) and LETTER_WORDS_RE.search(text):
+        return "办复类别"
+    return None
+
+
 def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     """(kind, unit, meta_field) of a question."""
+    if (labelled := labelled_field(text)) is not None:
+        return META, None, labelled
     for name, pattern in META_FIELDS:
         if pattern.search(text) and (name not in {"date", "unit"} or LETTER_WORDS_RE.search(text)):
             return META, None, name

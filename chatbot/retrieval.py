@@ -8,16 +8,16 @@ questions about the letter itself.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .embedding import Embedder
 from .errors import QueryError
 from .evidence import Window, best_window, sentence_match
-from .identity import letter_keys
-from .query import META, Question, Term, compact
-from .schema import CLOSING, LETTERHEAD, Chunk, LetterInfo
+from .names import identity_text
+from .query import META, Question, Term
+from .schema import CLOSING, LETTERHEAD, Chunk
+from .scope import LetterDirectory
 from .store import IndexSnapshot
 from .tokens import tokenize_query
 
@@ -57,55 +57,6 @@ def fuse(rankings: Iterable[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     return {item: score / top for item, score in scores.items()} if lists else {}
 
 
-class LetterDirectory:
-    """The letters of one index generation, found by the 文号, suggestion number or deputy a text names.
-
-    The writer stores each letter's keys (chatbot.query.letter_keys); a lookup asks which of the text's
-    substrings are keys (of the lengths keys have): its cost follows the text, not the number of letters,
-    and nothing is loaded per index generation.
-    """
-
-    def __init__(self, lookup: Callable[[Collection[str]], dict[str, list[str]]], lengths: Sequence[int],
-                 by_id: Mapping[str, LetterInfo], position: Callable[[str], int]) -> None:
-        self.by_id = by_id  # doc_id -> LetterInfo (a snapshot reads each on first use)
-        self._lookup = lookup  # substrings -> the letters each names
-        self._lengths = sorted(set(lengths), reverse=True)
-        self._position = position  # the letter's place in the index's order
-
-    @classmethod
-    def of(cls, snapshot: IndexSnapshot) -> LetterDirectory:
-        return cls(snapshot.letters_named, snapshot.key_lengths, snapshot.by_id, snapshot.position)
-
-    @classmethod
-    def from_letters(cls, letters: Sequence[LetterInfo]) -> LetterDirectory:
-        """A directory of these letters, in this order (no index needed)."""
-        by_id = {letter.doc_id: letter for letter in letters}
-        order = {doc_id: i for i, doc_id in enumerate(by_id)}
-        table: dict[str, list[str]] = defaultdict(list)
-        for letter in letters:
-            for key in letter_keys(letter.doc_id, letter.meta):
-                table[key].append(letter.doc_id)
-        return cls(lambda keys: {k: table[k] for k in keys if k in table}, [len(k) for k in table], by_id,
-                   order.__getitem__)
-
-    def named_in(self, text: str) -> tuple[str, ...]:
-        """Letters named in `text` ("817号建议里……", "虞振勇代表的建议", a 文号), in the order of the index."""
-        asked = compact(text)
-        lengths = [n for n in self._lengths if n <= len(asked)]
-        keys = self._lookup({asked[i : i + n] for n in lengths for i in range(len(asked) - n + 1)})
-        found: set[str] = set()
-        taken = [False] * len(asked)  # characters inside a longer key already found
-        for length in lengths:
-            for start in range(len(asked) - length + 1):
-                ids = keys.get(asked[start : start + length])
-                if not ids or any(taken[start : start + length]):
-                    continue  # 291号 inside the 文号 温文建复〔2015〕291号 is not suggestion no. 291
-                if not (asked[start].isdigit() and start and asked[start - 1].isdigit()):
-                    found.update(ids)  # 817号 inside 1817号 names nothing
-                    taken[start : start + length] = [True] * length
-        return tuple(sorted(found, key=self._position))
-
-
 class Retriever:
     """Hybrid search over one loaded index snapshot with one embedder."""
 
@@ -114,7 +65,9 @@ class Retriever:
         self.embedder = embedder
         self.directory = directory or LetterDirectory.of(snapshot)
 
-    def hits(self, question: Question, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Hit]:
+    def hits(self, question: Question, k: int = 5, doc_ids: Sequence[str] | None = None,
+             exclude: Collection[str] = ()) -> list[Hit]:
+        """The k best passages for `question`, within `doc_ids` when given, never from letters in `exclude`."""
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}, got {k}")
         scope = list(doc_ids) if doc_ids else None
@@ -133,7 +86,7 @@ class Retriever:
         fused = fuse([[i for i, _ in dense], [i for i, _ in bm25]])
         dense_of, bm25_of = dict(dense), dict(bm25)
         # A chunk removed by a writer since this snapshot loaded is simply absent from the map.
-        chunks = self.snapshot.chunk_map(list(fused))
+        chunks = {row: c for row, c in self.snapshot.chunk_map(list(fused)).items() if c.doc_id not in exclude}
         quick = {row: FUSED_WEIGHT * fused[row] + (1 - FUSED_WEIGHT) * self._sentence_match(question, chunk)
                  for row, chunk in chunks.items()}
         hits = [
@@ -143,11 +96,15 @@ class Retriever:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
-    @staticmethod
-    def _sentence_match(question: Question, chunk: Chunk) -> float:
+    def _sentence_match(self, question: Question, chunk: Chunk) -> float:
         # search_text is the NFKC section path, a newline, then the NFKC text (see chatbot.chunking).
         heading, _, text = chunk.search_text.partition("\n")
-        return sentence_match(question, text, heading)
+        return sentence_match(question, text, heading, self.identity(chunk.doc_id))
+
+    def identity(self, doc_id: str) -> str:
+        """The names of a letter (chatbot.names.identity_text): context for every passage of it."""
+        letter = self.directory.by_id.get(doc_id)
+        return identity_text(letter.meta) if letter is not None else ""
 
     def rarity(self, term: Term) -> float:
         """0.4 for a word in every passage up to 1 for a word in none: among many letters that share
@@ -159,7 +116,7 @@ class Retriever:
     def _rerank(
         self, question: Question, chunk: Chunk, dense: float | None, bm25: float | None, fused: float
     ) -> Hit:
-        window = best_window(question, chunk.text, chunk.section)
+        window = best_window(question, chunk.text, chunk.section, self.identity(chunk.doc_id))
         score = FUSED_WEIGHT * fused + (1 - FUSED_WEIGHT) * window.score / 1.55
         if question.kind == META:
             wanted = LETTERHEAD if question.meta_field in LETTERHEAD_FIELDS else CLOSING

@@ -14,14 +14,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .compose import compose, to_passage
+from .compose import ambiguous_answer, compose, to_passage
 from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
-from .query import LETTER_WORDS_RE, Question, analyse, warm_up_in_background
-from .retrieval import LetterDirectory, Retriever
+from .query import analyse, warm_up_in_background
+from .retrieval import Retriever
 from .schema import Answer, LetterInfo, Passage
+from .scope import LetterDirectory, Scope, resolve_scope
 from .store import IndexSnapshot, index_generation, open_index
 
 log = logging.getLogger(__name__)
@@ -88,29 +89,24 @@ class Chatbot:
         k: int = 5,
         doc_ids: Sequence[str] | None = None,
     ) -> Answer:
-        """The short answer, the quote and its source; or an abstention with possibly related passages."""
+        """The short answer, the quote and its source; or an abstention with possibly related passages.
+
+        The letters searched are `doc_ids` when given, else those the question and the conversation before it
+        name (chatbot.scope); a short reference that fits several letters is answered by listing them.
+        """
         parsed = analyse(_checked(question), history)
         retriever = self.retriever()
         directory = retriever.directory
-        scope = list(doc_ids or self._scope(parsed, history, directory)) or None
+        scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
+        if scope.ambiguous:
+            return ambiguous_answer(parsed, scope, directory.by_id)
         # A document named by number that is no letter of the index (温政办〔2023〕64号) is something
         # the passage must mention, not a letter to search in.
         cited = [ref for ref in parsed.references if not directory.named_in(ref)]
-        parsed = replace(parsed.with_terms(cited), scope_doc_ids=tuple(scope or ()))
-        hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope)
+        parsed = replace(parsed.with_terms(cited), scope_doc_ids=scope.doc_ids)
+        hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope.doc_ids or None, exclude=scope.excluded)
         reply = compose(parsed, hits, directory.by_id)
-        return Answer(question, reply.answer, reply.direct_answer, reply.abstained, reply.passages[:k])
-
-    @staticmethod
-    def _scope(question: Question, history: Sequence[Any] | None, directory: LetterDirectory) -> tuple[str, ...]:
-        """Letters the question names; for "这份答复函…" the letter the previous answer cited."""
-        named = directory.named_in(question.text)
-        if named or not history or len(directory.by_id) < 2 or not LETTER_WORDS_RE.search(question.text):
-            return named
-        for item in reversed(list(history)):
-            if isinstance(item, dict) and item.get("role") == "assistant":
-                return directory.named_in(str(item.get("content", "")))[:1]
-        return ()
+        return replace(reply, question=question, passages=reply.passages[:k], scope=list(scope.doc_ids))
 
     def letters(self) -> list[LetterInfo]:
         return self.snapshot().letters()

@@ -30,7 +30,8 @@ from .tokens import TOKENIZER_VERSION
 log = logging.getLogger(__name__)
 
 # 2: the letter_rows, letter_keys and file_stats tables and the docs_files index.
-SCHEMA_VERSION = 2
+# 3: letter_keys say what kind of name each key is (chatbot.names: 文号, number, person, title, unit, place).
+SCHEMA_VERSION = 3
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
 SEGMENTS_DIR = "segments"
@@ -50,8 +51,8 @@ CREATE INDEX IF NOT EXISTS docs_files ON docs (source, doc_id, sha256);
 -- index reads a row per letter here instead of a row per chunk.
 CREATE TABLE IF NOT EXISTS letter_rows (
     doc_id TEXT PRIMARY KEY, first_id INTEGER NOT NULL, chunks INTEGER NOT NULL);
--- What a question may name a letter by (chatbot.query.letter_keys), looked up per question.
-CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL);
+-- What a question may name a letter by (chatbot.names.letter_keys), looked up per question.
+CREATE TABLE IF NOT EXISTS letter_keys (key TEXT NOT NULL, doc_id TEXT NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS letter_keys_key ON letter_keys (key);
 CREATE INDEX IF NOT EXISTS letter_keys_doc ON letter_keys (doc_id);
 -- A build's cache: a corpus file whose size and mtime match its row here has this content hash, unread.
@@ -92,6 +93,7 @@ def meta_from_json(raw: str) -> LetterMeta:
     values = json.loads(raw)
     for key in ("deputies", "cc"):
         values[key] = tuple(values.get(key) or ())
+    values["fields"] = tuple(tuple(pair) for pair in values.get("fields") or ())
     known = {f.name for f in dataclasses.fields(LetterMeta)}
     return LetterMeta(**{k: v for k, v in values.items() if k in known})
 
@@ -356,18 +358,24 @@ class IndexSnapshot:
                 total += int(seg.df_live[col])
         return total
 
-    def letters_named(self, keys: Collection[str]) -> dict[str, list[str]]:
-        """Which of `keys` name letters of this snapshot (the letter_keys table), and which letters."""
+    def letters_named(self, keys: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """Which of `keys` name letters of this snapshot (the letter_keys table): key → [(doc_id, kind)]."""
         wanted, found = list(keys), defaultdict(list)
         for start in range(0, len(wanted), _SQL_BATCH):
             batch = wanted[start : start + _SQL_BATCH]
             marks = ",".join("?" * len(batch))
-            for key, doc_id in self._conn().execute(
-                f"SELECT key, doc_id FROM letter_keys WHERE key IN ({marks})", batch
+            for key, doc_id, kind in self._conn().execute(
+                f"SELECT key, doc_id, kind FROM letter_keys WHERE key IN ({marks})", batch
             ):
                 if doc_id in self._doc_codes:  # not one removed or added since this snapshot loaded
-                    found[key].append(doc_id)
+                    found[key].append((doc_id, kind))
         return dict(found)
+
+    def letters_titled(self, phrase: str) -> list[str]:
+        """Letters whose title holds `phrase` (compact): "备用水源那份" names the letter about 备用水源."""
+        rows = self._conn().execute(
+            "SELECT DISTINCT doc_id FROM letter_keys WHERE kind = 'title' AND instr(key, ?) > 0", (phrase,))
+        return [doc_id for (doc_id,) in rows if doc_id in self._doc_codes]
 
     def position(self, doc_id: str) -> int:
         """The letter's place in doc_id order (KeyError when the snapshot does not hold it)."""

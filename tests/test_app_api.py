@@ -103,7 +103,7 @@ def test_ask_returns_the_design_json(client: TestClient) -> None:
     response = client.post("/api/ask", json={"question": QUESTION})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answer", "direct_answer", "abstained", "passages"}
+    assert set(body) == {"question", "answer", "direct_answer", "abstained", "passages", "scope", "reason"}
     assert body["direct_answer"] == "5家"
     assert body["abstained"] is False
     assert SENTENCE.rstrip("。") in body["passages"][0]["quote"]

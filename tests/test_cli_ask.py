@@ -25,7 +25,7 @@ def test_ask_json_has_the_documented_fields(runner: CliRunner) -> None:
     result = runner.invoke(cli.main, ["ask", "2024年计划建成几家概念验证中心", "--json", "-k", "3"])
     assert result.exit_code == 0, result.output
     reply = json.loads(result.output)
-    assert set(reply) == {"question", "answer", "direct_answer", "abstained", "passages"}
+    assert set(reply) == {"question", "answer", "direct_answer", "abstained", "passages", "scope", "reason"}
     assert reply["direct_answer"] == "5家"
     assert reply["abstained"] is False
     assert len(reply["passages"]) == 3

@@ -220,10 +220,14 @@ def test_letter_rows_and_keys_follow_adds_and_removals(fruit: Path) -> None:
     assert conn.execute("SELECT doc_id, first_id, chunks FROM letter_rows ORDER BY doc_id").fetchall() == \
         conn.execute("SELECT doc_id, min(id), count(*) FROM chunks GROUP BY doc_id ORDER BY doc_id").fetchall() == \
         [("丁", 4, 2), ("丙", 3, 1), ("甲", 6, 1)]
-    assert conn.execute("SELECT key, doc_id FROM letter_keys ORDER BY key, doc_id").fetchall() == [
-        ("丁", "丁"), ("丙", "丙"), ("王伟", "丁"), ("王伟", "丙"), ("王伟", "甲"), ("甲", "甲")]
+    assert conn.execute("SELECT key, doc_id, kind FROM letter_keys WHERE kind = 'doc' OR key = '王伟' "
+                        "ORDER BY key, doc_id").fetchall() == [
+        ("丁", "丁", "doc"), ("丙", "丙", "doc"), ("王伟", "丁", "person"), ("王伟", "丙", "person"),
+        ("王伟", "甲", "person"), ("甲", "甲", "doc")]
+    assert {key for (key,) in conn.execute("SELECT key FROM letter_keys WHERE doc_id = '甲'")} == {
+        "王伟", "王伟代表", "王伟委员", "王代表", "王委员", "甲", "甲的建议"}
     snapshot = _open(fruit)
-    assert (snapshot.num_chunks, snapshot.key_lengths) == (4, [2, 1])
+    assert (snapshot.num_chunks, snapshot.key_lengths) == (4, [4, 3, 2, 1])
     expected = [*_chunks("丁", ["葡萄", "西瓜 葡萄"]), *_chunks("丙", ["苹果 西瓜 西瓜 西瓜"])]
     expected += _chunks("甲", ["苹果"])
     assert snapshot.chunks([4, 5, 3, 6]) == expected
