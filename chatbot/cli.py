@@ -231,22 +231,29 @@ def ask(question: str, index_dir: Path | None, k: int, as_json: bool) -> None:
 @_INDEX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics and every miss as JSON.")
 def evaluate_command(questions: Path, index_dir: Path | None, as_json: bool) -> None:
-    """Measure retrieval and answers on a QUESTIONS.jsonl file.
+    """Measure retrieval and answers on a QUESTIONS.jsonl file (or a file of conversations).
 
     Prints hit@1/3/5, quote@1, answer@1, MRR, abstention on out-of-scope questions, false
-    abstention on the others, latency p50/p95, and every miss.
+    abstention on the others, latency p50/p95, the same per question kind and per letter, the
+    reason of every wrong refusal, and every miss. A file of conversations ({"turns": [...]}) is
+    asked turn by turn with the replies as history; every turn must come from the right letter.
 
     \b
     Example:
       chatbot eval ../shared/eval/questions.jsonl
     """
-    from .evaluation import evaluate, format_report, load_questions
+    from . import evaluation as ev
 
-    report = evaluate(_chatbot(index_dir), load_questions(questions))
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
+    bot = _chatbot(index_dir)
+    letters = bot.letters()
+    report: Any
+    if ev.is_conversation_file(questions):
+        report = ev.evaluate_conversations(bot, ev.load_conversations(questions), letters)
+        text = ev.format_conversation_report(report)
     else:
-        click.echo(format_report(report))
+        report = ev.evaluate(bot, ev.load_questions(questions), letters)
+        text = ev.format_report(report)
+    click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2) if as_json else text)
 
 
 @main.command("serve")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .evidence import coverage
-from .identity import field_text
+from .identity import DATE_RE, field_text, iso_date
 from .query import COUNT, DATE, META, Question, compact
 from .retrieval import Hit
 from .schema import Answer, LetterInfo, Passage
@@ -36,6 +36,7 @@ VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
 OTHER_LETTERS = "其他答复函（问题未指明是哪一份；可注明文号或代表姓名）："
 OTHER_LETTERS_MAX = 8
 MIN_COVERAGE = 0.6
+CLAUSE_RE = re.compile(r"[，,；;。！？!?：:]")
 # A 哪些 question is answered by several things named together: 甲、乙, “甲”“乙”等, 一是…二是, 甲和乙.
 ENUMERATION_RE = re.compile(r"[、；;]|等|”“|一是|和|及|与")
 POSSIBLY_RELATED_COUNT = 3
@@ -88,22 +89,23 @@ def meta_value(field: str, letter: LetterInfo) -> str | None:
     return field_text(letter.meta, field)
 
 
-# A letter's date as written: 2024年6月26日 or 二〇二四年七月十五日.
-LETTER_DATE_RE = re.compile(
-    r"(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*月"
-    r"\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*日"
-)
-
-
 def _line_with(text: str, needles: Sequence[str]) -> tuple[int, int] | None:
-    """The span of the first line of `text` that holds every needle (compared without spaces)."""
-    offset = 0
+    """The span of the lines of `text` that hold the needles (compared without spaces): one line holding all
+    of them, else the lines from the first to the last that hold one each (联系人 and 联系电话 on two lines)."""
+    spans, offset = [], 0
     for line in text.split("\n"):
-        if line.strip() and all(compact(n) in compact(line) for n in needles):
-            lead = len(line) - len(line.lstrip())
-            return offset + lead, offset + len(line.rstrip())
+        lead = len(line) - len(line.lstrip())
+        spans.append((offset + lead, offset + len(line.rstrip()), compact(line)))
         offset += len(line) + 1
-    return None
+    wanted = [compact(n) for n in needles if compact(n)]
+    for start, end, line in spans:
+        if line and all(n in line for n in wanted):
+            return start, end
+    found = [[i for i, (_, _, line) in enumerate(spans) if n in line][:1] for n in wanted]
+    if not wanted or not all(found):
+        return None
+    first, last = min(i for (i,) in found), max(i for (i,) in found)
+    return (spans[first][0], spans[last][1]) if last - first <= 3 else None
 
 
 def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str, LetterInfo]) -> Evidence | None:
@@ -115,7 +117,7 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
         if not value:
             continue
         if field == "date":  # quote the date as the letter writes it, not as ISO
-            found = LETTER_DATE_RE.search(hit.chunk.text)
+            found = next((m for m in DATE_RE.finditer(hit.chunk.text) if iso_date(m) == value), None)
             if found:
                 span = _line_with(hit.chunk.text, [found.group(0)])
                 if span:
@@ -131,7 +133,10 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
 def text_evidence(question: Question, hit: Hit) -> Evidence:
     window = hit.window
     if window.value and question.kind in (COUNT, DATE):
-        return Evidence(hit, window.start, window.end, window.value, window.value_start, window.value_end)
+        text = hit.chunk.text  # the clause that states the value is marked, the value itself is the short answer
+        start = max((m.end() for m in CLAUSE_RE.finditer(text, window.start, window.value_start)), default=window.start)
+        end = next((m.start() for m in CLAUSE_RE.finditer(text, window.value_end, window.end)), window.end)
+        return Evidence(hit, window.start, window.end, window.value, start, end)
     mark = _best_clause(question, hit.chunk.text, window.start, window.end)
     return Evidence(hit, window.start, window.end, None, *mark)
 

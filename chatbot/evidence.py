@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
+from .chunking import ITEM_RE
 from .lexicon import attribute_units, unit_group
 from .query import (
     COUNT,
     DATE,
     LIST,
+    META,
     NUMBER,
     PLACE,
     PLACE_RE,
@@ -35,13 +37,18 @@ from .query import (
 QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
+ITEM_LEAD_MAX = 40  # an item's first sentence this short is a heading for the rest of the item
+FRACTION = r"[\d一二三四五六七八九十百]+分之[\d一二三四五六七八九十百]+"  # 三分之二: a share, like a percentage
 VALUE_RE = re.compile(
-    rf"(?P<pre>超过|超|近|约|达到|达|逾|突破|第)?\s*(?P<num>\d+\s*[:：]\s*\d+|{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*"
+    rf"(?P<pre>超过|超|近|约|达到|达|逾|突破|第)?\s*"
+    rf"(?P<num>{FRACTION}|\d+\s*[:：]\s*\d+|{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*(?:余|多)?\s*"
     rf"(?P<mag>万|亿)?\s*"
-    rf"(?P<unit>{UNITS})?(?P<post>以上|左右|多)?"
+    rf"(?P<unit>{UNITS})?(?P<post>以上|以内|以下|左右|上下|多|余)?"
 )
 DATE_RE = re.compile(
-    r"\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
+    r"(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
+    r"|(?<![\d年])\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬))"
+    r"(?:前|以前|之前|左右|后|以后)?"
 )
 CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
 # A figure or a dated month ends the statement before it: in "…龙湾区安排资金37.17亿元，…瑞安市安排资金7.16亿元"
@@ -49,6 +56,11 @@ CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
 FIGURE_RE = re.compile(rf"\d{{4}}\s*年\s*\d{{1,2}}\s*月|\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:%|{UNITS})")
 # A passage speaking of a plan, not of a result (its heading is "（二）下一步工作计划").
 PLAN_TEXT_RE = re.compile(r"计划|预计|力争|拟|打算|争取|下一步|下步|目标")
+# The formulas of a reply (thanks, 收悉, 现答复如下, contact lines) speak of the letter, not of what was done.
+FORMULA_RE = re.compile(
+    r"感谢.{0,20}(?:关心|支持|关注)|收悉|答复如下|此复|特此函复|联系人|联系电话|希望.{0,10}(?:继续|多提)"
+)
+FORMULA_PENALTY = 0.4
 MISSING_PENALTY = 0.25  # per strong term of the question that a window and its heading lack
 UNBOUND_PENALTY = 0.15  # per strong term in the window, but not in the statement of the figure
 TENSE_PENALTY = 0.2  # a plan quoted for a result asked, or the other way round
@@ -201,14 +213,33 @@ def best_window(question: Question, text: str, heading: str = "", identity: str 
     head = _compact(heading)
     # The same for every window: a term the heading or the letter's identity holds.
     in_heading = [max(term_found(t, head), term_found(t, identity)) for t in question.terms]
+    leads = _item_leads(text, spans, bodies)
     best: Window | None = None
     for start, end in candidates:
-        window = _score_window(question, text, (start, end), bodies[start, end], head, in_heading,
+        lead = leads.get(start)
+        found = in_heading if not lead else [max(h, term_found(t, lead)) for t, h in
+                                             zip(question.terms, in_heading, strict=True)]
+        window = _score_window(question, text, (start, end), bodies[start, end], head, found,
                                two=(start, end) not in spans, identity=identity)
         if best is None or window.score > best.score:
             best = window
     assert best is not None  # candidates is never empty
     return best
+
+
+def _item_leads(text: str, spans: list[tuple[int, int]], bodies: dict[tuple[int, int], str]) -> dict[int, str]:
+    """For each sentence inside an item (一是…, 1.…, （1）…), the item's first sentence when it is short: it
+    names what the sentences after it speak of ("一是实施城乡供水一体化延伸工程。2023年投资2860万元…")."""
+    starts = [m.start() for m in ITEM_RE.finditer(text)]
+    leads: dict[int, str] = {}
+    for i, item in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        inside = [span for span in spans if item <= span[0] < end]
+        if len(inside) < 2 or len(bodies[inside[0]]) > ITEM_LEAD_MAX:
+            continue
+        for span in inside[1:]:
+            leads[span[0]] = bodies[inside[0]]
+    return leads
 
 
 def _score_window(question: Question, text: str, span: tuple[int, int], body: str, head: str,
@@ -231,6 +262,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         missing += ("地点",)
     wants_value = question.kind in (COUNT, DATE)
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
+    formula = question.kind != META and bool(FORMULA_RE.search(body))  # 感谢…关心和支持 answers nothing
     statement, ranked = (start, end), cov
     if wants_value and value:
         # The question's terms must speak of the figure: a term named after its clause belongs to the next
@@ -250,6 +282,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         - (TENSE_PENALTY if _tense_differs(question, text[statement[0] : statement[1]], head) else 0.0)
         + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
         + 0.15 * context
+        - (FORMULA_PENALTY if formula else 0.0)
         + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)
         + (0.0 if years_ok else -0.6)  # 2023年度 and 2024年计划 are different facts
         - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
@@ -333,7 +366,9 @@ def _dated(question: Question, text: str, window_start: int, v_start: int) -> bo
 
 def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     unit, num = m.group("unit") or m.group("mag"), m.group("num")  # 500亿: the magnitude is the unit
-    if not re.search(r"\d", num) and not unit:
+    if "分之" in num:
+        unit = "%"
+    elif not re.search(r"\d", num) and not unit:
         return False  # a bare 一 or 三 is a word, not a figure
     if unit in {"年", "月"} and question.unit not in {"年", "月"}:
         return False  # 2024年 is a date, not the answer to 几家

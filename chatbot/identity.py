@@ -30,11 +30,16 @@ SESSION_RE = re.compile(
 )
 # 817号建议 / 第182号代表建议 / 第123号提案 — and — (人大建议817号) / 提案第123号
 NUMBER_AFTER_RE = re.compile(
-    r"第?\s*(?P<number>\d{1,6})\s*号\s*(?:人大代表|政协委员|代表|委员)?\s*(?P<kind>建议|提案|议案)"
+    r"第?\s*(?P<number>\d{1,6})\s*号\s*(?:[(（][^()（）]{0,12}[)）])?\s*(?:人大代表|政协委员|代表|委员)?\s*"
+    r"(?P<kind>建议|提案|议案)"
 )
 NUMBER_BEFORE_RE = re.compile(r"(?P<kind>建议|提案|议案)\s*第\s*(?P<number>\d{1,6})\s*号|(?P<kind2>建议|提案)"
                               r"(?P<number2>\d{1,6})\s*号")
 TITLE_RE = re.compile(r"《(?P<title>[^《》\n]{2,120})》")
+# “关于…的建议” quoted in the opening, or a line of its own above the reply ("第63号 关于…的建议").
+_QUOTED_TITLE_RE = re.compile(
+    r"(?:^(?:第?\s*\d+\s*号)?\s*|[“\"「])(?P<title>关于[^“”\"「」\n]{2,80}?的(?:建议|提案|议案))"
+)
 _YEAR = r"(?P<y>\d{4}|[〇零○Oo一二三四五六七八九]{4})"
 DATE_RE = re.compile(
     _YEAR + r"\s*年\s*(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})\s*月"
@@ -45,6 +50,7 @@ PHONE_RE = re.compile(r"\(?0\d{2,3}\)?\s*[-—]?\s*\d{7,8}|1[3-9]\d{9}|\d{3,4}-\
 # A line that opens with a label: 办复类别：B类 / 联系人：李贤，联系电话：88962022。
 _LABEL_RE = re.compile(r"(?:^|(?<=[\s,;。、]))(?P<label>[\u4e00-\u9fff]{2,10})\s*:")
 _TITLE_HINT_RE = re.compile(r"关于|对《|对第|答复|复函|办理情况|建议|提案")
+_REPLY_RE = re.compile(r"答复|复函|回复|办理情况|的函|回函")
 _TITLE_END_RE = re.compile(r"(?:答复函|答复|复函|的函|回复|答复意见|办理情况|情况的函|意见)$")
 _LIST_SEP_RE = re.compile(r"[,、;\s]+")
 _NAME_SEP_RE = re.compile(r"[、,\s]+|等")
@@ -78,7 +84,7 @@ def iso_date(match: re.Match[str]) -> str | None:
 def labelled_fields(line: str, *, generic: bool) -> list[tuple[str, str]]:
     """The (label, value) pairs of a line that opens with a label. Known labels (chatbot/data/field_labels.tsv)
     count anywhere; others only where `generic` (the letterhead and the closing)."""
-    line = nfkc(line).strip()
+    line = nfkc(line).strip().lstrip("(").rstrip(")")
     matches = list(_LABEL_RE.finditer(line))
     if not matches or matches[0].start() != 0 or len(line) > 100:
         return []
@@ -113,7 +119,7 @@ def _heading(head: list[str], skip: set[int]) -> tuple[str | None, str | None]:
     """The letter's own title (its first line or lines) and a unit named before it on the same line."""
     block: list[str] = []
     for i, line in enumerate(head):
-        if i in skip or len(line) > 60 or "收悉" in line:
+        if i in skip or len(line) > 60 or "收悉" in line or line.endswith((":", "：")):
             if block:
                 break
             continue
@@ -127,6 +133,8 @@ def _heading(head: list[str], skip: set[int]) -> tuple[str | None, str | None]:
     if not block:
         return None, None
     heading = re.sub(r"\s+", "", "".join(block))
+    if not _REPLY_RE.search(heading):  # "第63号 关于…的建议": the suggestion's own title, not the reply's
+        return None, None
     suffixes = "|".join(unit_suffixes())
     unit = re.match(rf"(?P<unit>[\u4e00-\u9fff]{{2,30}}?(?:{suffixes}))(?=关于|对)", heading)
     return heading, unit["unit"] if unit else None
@@ -138,6 +146,17 @@ def _salutation(line: str) -> tuple[tuple[str, ...], str] | None:
     if not m:
         return None
     return _names(re.sub(r"代表|委员", "、", m["names"])), m["role"]
+
+
+def _addressee(head: list[str]) -> str | None:
+    """A group addressed instead of deputies ("民盟温州市委员会：", "九三学社温州市委员会:"): the proposer."""
+    for line, below in zip(head, [*head[1:], ""], strict=True):
+        m = re.fullmatch(r"(?:尊敬的)?(?P<name>[\u4e00-\u9fff()（）]{3,30}):", line)
+        if m is None or m["name"].endswith(("代表", "委员", "们")) or m["name"].startswith("各位"):
+            continue
+        if not re.search(r"如下|答复|现将|关于", line) and re.search(r"收悉|提出|您|你|贵", below):
+            return m["name"]
+    return None
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -206,13 +225,19 @@ def _proposal(fields: tuple[tuple[str, str], ...], regions: list[str]) -> tuple[
     return None, None
 
 
-def _title(head: list[str], heading: str | None) -> str | None:
-    """The suggestion's title in 《》: one that reads like a suggestion's first, then any in the heading or
-    the 收悉 sentence; else the letter's own heading."""
+def _title(head: list[str], heading: str | None, fields: tuple[tuple[str, str], ...]) -> str | None:
+    """The suggestion's title: in 《》 when it reads like one, a 标题 line, “关于…的建议” quoted in the opening,
+    or a line of its own above the reply; then any 《》 in the heading or the 收悉 sentence; else the heading."""
     found = [(m["title"].strip(), line) for line in head for m in TITLE_RE.finditer(line)]
     for title, _ in found:
         if title.startswith("关于") or title.endswith(("建议", "提案", "议案")):
             return title
+    if labelled := field_value(fields, "标题"):
+        return labelled.strip("《》")
+    for line in head:
+        m = _QUOTED_TITLE_RE.search(line)
+        if m and (m.start() > 0 or not _REPLY_RE.search(line)):
+            return m["title"]
     for title, line in found:
         if "收悉" in line or compact(line) == compact(heading or ""):
             return title
@@ -220,7 +245,8 @@ def _title(head: list[str], heading: str | None) -> str | None:
 
 
 def _contact(fields: tuple[tuple[str, str], ...], tail: list[str]) -> tuple[str | None, str | None]:
-    person_raw = field_value(fields, "联系人")
+    person_raw = field_value(fields, "联系人") or next(
+        (value for label, value in fields if label in ("承办人", "经办人", "联系人员")), None)
     phone_raw = field_value(fields, "联系电话")
     person = re.match(r"[\u4e00-\u9fff·]{2,4}", person_raw) if person_raw else None
     phone = PHONE_RE.search(phone_raw or "") or PHONE_RE.search(person_raw or "")
@@ -247,15 +273,18 @@ def parse_metadata(text: str) -> LetterMeta:
     if not names:
         for label in ("领衔代表", "提案人"):
             if (value := field_value(fields, label)) and (names := _names(value)):
-                role = role or ("委员" if label == "提案人" else "代表")
                 break
         else:
             names, opening_role = _opening_names(opening)
             role = role or opening_role
+            if not names and (group := _addressee(head)):
+                names = (group,)
     kind, number = _proposal(fields, [heading or "", "\n".join(head), text[:2000]])
     if kind is None:
         named = heading or ""
         kind = "提案" if role == "委员" or "提案" in named else "建议" if role or "建议" in named else None
+    if names and role is None and kind and all(len(n) <= 4 for n in names):
+        role = "委员" if kind == "提案" else "代表"
     unit, date = _closing(tail)
     unit = unit or heading_unit or field_value(fields, "承办单位") or next(
         (u for line in head[:3] if (u := _unit_name(line))), None)
@@ -268,7 +297,7 @@ def parse_metadata(text: str) -> LetterMeta:
         proposal_kind=kind,
         proposal_number=number,
         deputies=names,
-        title=_title(raw[: len(head)], heading),
+        title=_title(raw[: len(head)], heading, fields),
         unit=unit,
         date=date,
         contact_person=person,
@@ -297,6 +326,8 @@ def field_text(meta: LetterMeta, name: str) -> str | None:
         "session": meta.session,
         "deputy": "、".join(meta.deputies) or None,
         "contact": "，".join(v for v in (meta.contact_person, meta.contact_phone) if v) or None,
+        "contact_person": meta.contact_person,
+        "contact_phone": meta.contact_phone,
         "cc": "、".join(meta.cc) or None,
         "unit": meta.unit,
         "date": meta.date,

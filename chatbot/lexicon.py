@@ -93,3 +93,10 @@ def field_labels() -> dict[str, str]:
         for label in (name, *labels):
             table.setdefault(label, name)
     return table
+
+
+@cache
+def measure_words() -> tuple[str, ...]:
+    """Measure words and units of figures (家, 人次, 亿立方米 …), longest first: a regex alternation of them
+    prefers 家次 to 家."""
+    return tuple(sorted({_nfkc(w) for w in data_lines("measure_words.txt")}, key=len, reverse=True))

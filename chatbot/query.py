@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .lexicon import attribute_units, field_labels, fillers, role_words, synonym_map
+from .lexicon import (
+    attribute_units,
+    field_labels,
+    fillers,
+    measure_words,
+    place_suffixes,
+    role_words,
+    synonym_map,
+)
 
 # What kind of value a question asks for.
 COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
@@ -24,21 +32,22 @@ WHAT = "what"  # 什么 / 怎么 / 如何: answered by a sentence
 PLACE = "place"  # 哪里 / 在哪 / 哪个区: the sentence must name a place
 META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送 …)
 
-UNITS = (
-    "个工作日|工作日|个月|人次|亿元|万元|千瓦|平方米|公里|家|个|项|支|人|名|位|元|亿|万|%|倍|台|套|件|所|批|场|次|天|年|月|户|条"
-    "|份|篇|期|轮|座|类|种|款|届|瓦|亩|米|吨|只|辆|张|间|处|本|部|门|笔"
-)
+UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
+# What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
+ASKED_UNITS = "|".join(re.escape(w) for w in measure_words() if w not in place_suffixes())
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
 # 多少万亩 asks for 亩 (万 is the magnitude); 多少万 alone asks for 万.
 ASK_COUNT_RE = re.compile(
-    rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?:[万亿](?=(?:{UNITS})))?(?P<unit>{UNITS})?"
+    rf"(?:几|多少|哪[一二三四五六七八九十几]?)\s*(?:[万亿](?=(?:{ASKED_UNITS})))?(?P<unit>{ASKED_UNITS})?"
 )
 # Questions that name the unit without a measure word: 百分之多少 → %, 多少钱 → 元.
 ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"百分之(?:几|多少)|百分比|百分点|几成"), "%"),
     (re.compile(r"多少钱|多少资金|多少经费|多少金额"), "元"),
     (re.compile(r"多少倍|几倍|放大.{0,4}(?:多少|几)"), "倍"),
+    (re.compile(r"多长时间|多久|多少时间|几点"), "时长"),
+    (re.compile(r"多长|多远|多宽|多高"), "长度"),
 )
 ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之|人数|数量|总数")
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
@@ -47,6 +56,7 @@ ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什�
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)")
 # Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
 # framing, not content, so a passage need not repeat it.
+DEMONSTRATIVE_WORD_RE = re.compile(r"这个|那个|这项|那项|该|此|这些|那些|这|那")
 QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|几)?|什么|何种|何)")
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
@@ -55,18 +65,20 @@ QUALIFIERS = ("每家", "每个", "每年", "每人", "平均", "人均", "最�
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
 PLAN, DONE = "plan", "done"
 ASK_PLAN_RE = re.compile(r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标")
-ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)")
+ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)|现在|目前|当前|现有|截至|截止")
 PERCENT = frozenset({"%"})
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
 RATE_ENDINGS = ("率", "占比", "比例", "比重", "强度")
-FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中)|呢[？?。]*$")
+FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它|其)|呢[？?。]*$")
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
 # A field of the letter itself: (field, pattern). Order matters: the first match wins.
 META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|发文编号")),
     ("cc", re.compile(r"抄送|抄报")),
-    ("contact", re.compile(r"联系人|联系电话|联系方式|电话|联络人|找谁联系")),
+    ("contact", re.compile(r"联系人.{0,4}(?:电话|联系方式)|(?:电话|联系方式).{0,4}联系人|怎么联系|如何联系")),
+    ("contact_phone", re.compile(r"联系电话|联系方式|电话|手机|号码")),
+    ("contact_person", re.compile(r"联系人|联络人|找谁联系|经办人|承办人")),
     (
         "deputy",
         re.compile(
@@ -75,12 +87,13 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("session", re.compile(r"哪次会议|什么会议|哪个会议|哪届会议|哪一次会议")),
     ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
-    ("unit", re.compile(r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复|落款")),
+    ("unit", re.compile(
+        r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复|落款(?!日期|时间|的日期)")),
     (
         "date",
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日).{0,6}(?:答复|回复|发出|印发|发文|落款|签发)"
-            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,6}(?:哪天|什么时候|何时)"
+            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,12}(?:哪天|什么时候|何时|日期)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -198,28 +211,39 @@ def units_answering(word: str) -> frozenset[str]:
 
 
 
-def content_terms(text: str) -> tuple[Term, ...]:
+def content_terms(text: str, names: Sequence[str] = ()) -> tuple[Term, ...]:
     """The words of a question that a passage must speak of, weighted, with their synonyms.
 
     Nouns and long words weigh 1 and are "strong" (a passage lacking one does not answer); verbs and
     other words weigh 0.5; the word right after a question word (哪家公司, 什么阶段) names the kind of
-    answer and weighs 0.25.
+    answer and weighs 0.25; words about the suggestion process (代表, 建议, 部门) weigh 0.25. `names` (what
+    the question names letters by: 交通运输部, 何春兰代表) are strong terms of their own, never cut apart.
     """
     text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", normalize(text)))
+    named: dict[str, Term] = {}
+    for name in sorted(names, key=len, reverse=True):
+        spaced = r"\s*".join(map(re.escape, name))
+        if re.search(spaced, text):
+            text = re.sub(spaced, " ", text)
+            named[name] = Term(name, 1.0, (name,))
     for pattern, _ in ASK_UNIT_RES:
         text = pattern.sub(" ", text)
-    text = re.sub(rf"(?:几|多少)\s*(?:{UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
-    terms: dict[str, Term] = {}
+    text = re.sub(rf"(?:几|多少)\s*(?:{ASKED_UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
+    terms: dict[str, Term] = named
     after_question_word = False
     for word, flag in _glue_rates(_posseg().lcut(text)):
         word = word.strip()
         if not word or PUNCT_RE.fullmatch(word):
+            after_question_word = False
+            continue
+        if QUESTION_WORD_RE.fullmatch(word) or DEMONSTRATIVE_WORD_RE.fullmatch(word):
+            after_question_word = True  # 哪些 / 什么 (…地方): the kind of answer; 这个 (…项目): what was said
             continue
         glued = QUESTION_WORD_RE.sub("", word) if len(word) > 2 else word
-        if QUESTION_WORD_RE.fullmatch(word) or glued != word:
-            after_question_word = glued == word
-            word = glued
+        if glued != word:  # 哪些地方: the word the question word asks about names the kind of answer
+            after_question_word, word = True, glued
         if len(word) < 2 or word in fillers() or word.isdigit():
+            after_question_word = after_question_word and len(word) < 2  # 哪些(的)… but not 什么时候能…
             continue
         strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4
         weight = 0.25 if after_question_word or word in role_words() else 1.0 if strong else 0.5
@@ -242,20 +266,26 @@ def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
 
 
 # Labelled fields that have a field of LetterMeta of their own; the others are asked by their label.
-_LABELLED_AS = {"联系人": "contact", "联系电话": "contact", "领衔代表": "deputy", "提案人": "deputy",
+_LABELLED_AS = {"联系人": "contact_person", "联系电话": "contact_phone", "领衔代表": "deputy", "提案人": "deputy",
                 "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc"}
 _CATEGORY_RE = re.compile(r"哪一?类|什么类别|几类|[ABC]类|类别")
+# A labelled field asked without its label: 哪天交办的 → 交办日期.
+_FIELD_PHRASES = (
+    (re.compile(r"交办.{0,4}(?:哪天|哪一天|什么时候|日期|时间|何时)|(?:哪天|什么时候|何时)交办"), "交办日期"),
+)
 
 
 def labelled_field(text: str) -> str | None:
     """The labelled line a question asks for: 办复类别是哪一类 → 办复类别 (chatbot/data/field_labels.tsv)."""
     labels = [label for label in field_labels() if len(label) >= 3 and label in text]
+    if {"联系人", "联系电话"} <= {field_labels()[label] for label in labels}:
+        return "contact"  # 联系人和电话: both
     if labels:
         name = field_labels()[max(labels, key=len)]
         return _LABELLED_AS.get(name, name)
     if _CATEGORY_RE.search(text) and LETTER_WORDS_RE.search(text):
         return "办复类别"
-    return None
+    return next((name for pattern, name in _FIELD_PHRASES if pattern.search(text)), None)
 
 
 def asked_kind(text: str) -> tuple[str, str | None, str | None]:
@@ -305,11 +335,11 @@ def previous_question(history: Sequence[object] | None) -> str | None:
     return None
 
 
-def analyse(text: str, history: Sequence[object] | None = None) -> Question:
-    """Read a question (and, for a follow-up, the question before it)."""
+def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[str] = ()) -> Question:
+    """Read a question (and, for a follow-up, the question before it); `names`: what it names letters by."""
     asked = normalize(text)
     kind, unit, meta_field = asked_kind(asked)
-    terms = content_terms(asked)
+    terms = content_terms(asked, names)
     years = tuple(dict.fromkeys(YEAR_RE.findall(asked)))
     previous = previous_question(history)
     follow_up = previous is not None and is_follow_up(asked, terms)

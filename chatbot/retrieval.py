@@ -8,12 +8,14 @@ questions about the letter itself.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .embedding import Embedder
 from .errors import QueryError
 from .evidence import Window, best_window, sentence_match
+from .identity import compact, field_text
 from .names import identity_text
 from .query import META, Question, Term
 from .schema import CLOSING, LETTERHEAD, Chunk
@@ -119,6 +121,17 @@ class Retriever:
         window = best_window(question, chunk.text, chunk.section, self.identity(chunk.doc_id))
         score = FUSED_WEIGHT * fused + (1 - FUSED_WEIGHT) * window.score / 1.55
         if question.kind == META:
-            wanted = LETTERHEAD if question.meta_field in LETTERHEAD_FIELDS else CLOSING
-            score += 0.4 if chunk.kind == wanted else 0.0
+            score += self._field_bonus(question.meta_field or "", chunk)
         return Hit(chunk, window, dense, bm25, fused, round(score, 4))
+
+    def _field_bonus(self, field: str, chunk: Chunk) -> float:
+        """For a question about the letter itself: the passage that states the field of its letter wins."""
+        letter = self.directory.by_id.get(chunk.doc_id)
+        value = field_text(letter.meta, field) if letter is not None and field != "date" else None
+        if value:
+            parts = [compact(p) for p in re.split(r"[，、《》]", value) if len(p) >= 2]
+            if parts and any(p in compact(chunk.text) for p in parts):
+                return 0.4
+            return 0.0
+        wanted = LETTERHEAD if field in LETTERHEAD_FIELDS else CLOSING
+        return 0.4 if chunk.kind == wanted else 0.0

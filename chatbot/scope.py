@@ -66,6 +66,7 @@ class Scope:
     ambiguous: tuple[str, ...] = ()  # a short reference fits these letters: the reply asks which one
     excluded: tuple[str, ...] = ()  # "其他答复函呢": every letter but these
     reference: str = ""  # the words that named the letters
+    soft: tuple[str, ...] = ()  # letters of the place or unit the turn named: what a follow-up keeps to
 
 
 class LetterDirectory:
@@ -174,7 +175,8 @@ def resolve_scope(question: Question, history: Sequence[object] | None, director
     state = _Conversation()
     for role, content in _turns(history)[-HISTORY_TURNS:]:
         if role == "user":
-            state.scope = _step(state, analyse(content), directory)
+            scope = _step(state, analyse(content), directory)
+            state.scope = Scope(scope.soft) if scope.soft and not scope.doc_ids else scope
         else:
             _read_reply(state, content, directory)
     return _step(state, question, directory)
@@ -232,10 +234,10 @@ def _step(state: _Conversation, question: Question, directory: LetterDirectory) 
         named = set.intersection(*(set(r.letters) for r in refs)) or {d for r in refs for d in r.letters}
         if current.doc_ids and named >= set(current.doc_ids):
             return current
+        ordered = directory.in_order(named)
         if question.kind == META:
-            ordered = directory.in_order(named)
             return Scope(ordered) if len(ordered) == 1 else Scope(ambiguous=ordered, reference=refs[0].key)
-        return Scope()
+        return Scope(soft=ordered)
     if current.explicit or (current.doc_ids and question.is_follow_up):
         return current
     return Scope()

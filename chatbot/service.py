@@ -76,8 +76,9 @@ class Chatbot:
 
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:
         """Passages best first, each with its quote (the sentence window that answers)."""
-        parsed = analyse(_checked(question))
         retriever = self.retriever()
+        names = [ref.key for ref in retriever.directory.references(_checked(question))]
+        parsed = analyse(question, names=names)
         scope = list(doc_ids or retriever.directory.named_in(parsed.text)) or None
         hits = retriever.hits(parsed, k=k, doc_ids=scope)
         return [to_passage(hit, retriever.directory.by_id) for hit in hits]
@@ -94,9 +95,10 @@ class Chatbot:
         The letters searched are `doc_ids` when given, else those the question and the conversation before it
         name (chatbot.scope); a short reference that fits several letters is answered by listing them.
         """
-        parsed = analyse(_checked(question), history)
         retriever = self.retriever()
         directory = retriever.directory
+        names = [ref.key for ref in directory.references(_checked(question))]
+        parsed = analyse(question, history, names)
         scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
         if scope.ambiguous:
             return ambiguous_answer(parsed, scope, directory.by_id)

@@ -157,5 +157,5 @@ def test_a_statement_opening_with_its_own_place_does_not_take_the_place_before_i
     neighbour = best_window(question, "2022年平阳县计划新增社区卫生服务站2344家，"
                                       "鹿城区市科技创新综合体计划于2020年10月底前建成投用。")
     own = best_window(question, "平阳县市科技创新综合体计划于2023年1月底前建成投用。")
-    assert (own.value, neighbour.value) == ("2023年1月底", "2020年10月底")
+    assert (own.value, neighbour.value) == ("2023年1月底前", "2020年10月底前")  # as the letter words it
     assert own.score - neighbour.score > 0.1
