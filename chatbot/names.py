@@ -20,6 +20,7 @@ from .schema import LetterMeta
 # place or a unit names every letter of that place or unit.
 DOC, DOCNO, PROPOSAL, PERSON, TITLE, UNIT, PLACE = "doc", "docno", "proposal", "person", "title", "unit", "place"
 STRONG_KINDS = frozenset({DOC, DOCNO, PROPOSAL, PERSON, TITLE})
+CONTENT_KINDS = frozenset({PERSON, TITLE, UNIT, PLACE})  # names a passage's letter bears (its identity)
 _DOCNO_NUMBER_RE = re.compile(r"[〕\])]\s*第?\s*0*(\d{1,5})\s*号$")
 _TITLE_CORE_RE = re.compile(r"^(?:关于|对)|(?:的)?(?:建议|提案|议案|答复函|答复|复函)$")
 _GENERIC_HEADING_MIN = 8  # "答复函" alone does not tell letters apart: a derived id needs more
@@ -117,6 +118,9 @@ def letter_keys(doc_id: str, meta: LetterMeta) -> set[tuple[str, str]]:
         keys.add((compact(meta.doc_number), DOC))
         if number := doc_number_number(meta.doc_number):
             keys.add((f"{number}号", DOCNO))
+            prefix = re.match(r"[\u4e00-\u9fff]+", compact(meta.doc_number))
+            if prefix:  # 浙交复23号: the 文号 without its year
+                keys.add((f"{prefix.group()}{number}号", DOC))
     if meta.proposal_number:
         keys.add((f"{meta.proposal_number}号", PROPOSAL))
     keys.update((name, PERSON) for name in people_names(meta) if len(name) >= 2)

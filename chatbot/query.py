@@ -69,6 +69,7 @@ ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)|现在|目前
 PERCENT = frozenset({"%"})
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
 RATE_ENDINGS = ("率", "占比", "比例", "比重", "强度")
+FOLLOW_UP_DEPTH = 4  # a follow-up of a follow-up … leans on at most this many questions before it
 FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它|其)|呢[？?。]*$")
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
@@ -83,6 +84,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "deputy",
         re.compile(
             r"哪位代表|哪个代表|哪些代表|哪位委员|哪个委员|哪些委员|哪几位|代表是谁|委员是谁|谁提|谁的建议|谁的提案|提出人"
+            r"|答复的?是谁|答复谁|给谁的答复|答复哪位|回复谁|回复的是谁"
         ),
     ),
     ("session", re.compile(r"哪次会议|什么会议|哪个会议|哪届会议|哪一次会议")),
@@ -92,7 +94,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "date",
         re.compile(
-            r"(?:哪天|什么时候|何时|日期|哪一天|哪日).{0,6}(?:答复|回复|发出|印发|发文|落款|签发)"
+            r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
             r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,12}(?:哪天|什么时候|何时|日期)"
         ),
     ),
@@ -101,7 +103,8 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A letter named in a question (温财提复〔2024〕15号, 817号建议, 第156号提案): it scopes the question, it is
 # not a term a passage must repeat.
 DOC_REF_RE = re.compile(
-    r"[\u4e00-\u9fff]{1,10}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号|第?\s*\d+\s*号(?:建议|提案)?|(?:人大建议|政协提案)\s*\d+\s*号"
+    r"[\u4e00-\u9fff]{1,10}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号|第?\s*\d+\s*号(?:代表建议|委员提案|建议|提案|文|答复函|复函|函)?"
+    r"|(?:人大建议|政协提案)\s*\d+\s*号"
 )
 LETTER_WORDS_RE = re.compile(r"答复函|复函|这份|这封|本函|该函|答复|回复|来函|建议|提案")
 
@@ -211,21 +214,24 @@ def units_answering(word: str) -> frozenset[str]:
 
 
 
-def content_terms(text: str, names: Sequence[str] = ()) -> tuple[Term, ...]:
+def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str] = ()) -> tuple[Term, ...]:
     """The words of a question that a passage must speak of, weighted, with their synonyms.
 
     Nouns and long words weigh 1 and are "strong" (a passage lacking one does not answer); verbs and
     other words weigh 0.5; the word right after a question word (哪家公司, 什么阶段) names the kind of
-    answer and weighs 0.25; words about the suggestion process (代表, 建议, 部门) weigh 0.25. `names` (what
-    the question names letters by: 交通运输部, 何春兰代表) are strong terms of their own, never cut apart.
+    answer and weighs 0.25; words about the suggestion process (代表, 建议, 部门) weigh 0.25. `names` (a
+    letter's unit, place, people or title: 交通运输部, 何春兰代表) are strong terms of their own, never cut
+    apart; `references` (浙交复23号, 91号) only say which letter is meant and are dropped.
     """
-    text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", normalize(text)))
+    text = normalize(text)
     named: dict[str, Term] = {}
-    for name in sorted(names, key=len, reverse=True):
+    for name in sorted({*names, *references}, key=len, reverse=True):
         spaced = r"\s*".join(map(re.escape, name))
         if re.search(spaced, text):
             text = re.sub(spaced, " ", text)
-            named[name] = Term(name, 1.0, (name,))
+            if name in names:
+                named[name] = Term(name, 1.0, (name,))
+    text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", text))
     for pattern, _ in ASK_UNIT_RES:
         text = pattern.sub(" ", text)
     text = re.sub(rf"(?:几|多少)\s*(?:{ASKED_UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
@@ -323,30 +329,40 @@ def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
     return bool(FOLLOW_UP_RE.search(text)) or len(compact(text)) <= 6 or not terms
 
 
+def user_questions(history: Sequence[object] | None) -> list[str]:
+    """The questions the user asked, in order, from Gradio messages dicts, (user, bot) pairs or plain strings."""
+    asked = []
+    for item in list(history or []):
+        if isinstance(item, str):
+            asked.append(item)
+        elif isinstance(item, dict) and item.get("role") == "user":
+            asked.append(str(item.get("content", "")))
+        elif isinstance(item, list | tuple) and item and isinstance(item[0], str):
+            asked.append(item[0])
+    return [q for q in asked if q.strip()]
+
+
 def previous_question(history: Sequence[object] | None) -> str | None:
-    """The last question the user asked, from Gradio messages dicts, (user, bot) pairs or plain strings."""
-    for item in reversed(list(history or [])):
-        if isinstance(item, str) and item.strip():
-            return item
-        if isinstance(item, dict) and item.get("role") == "user" and str(item.get("content", "")).strip():
-            return str(item["content"])
-        if isinstance(item, list | tuple) and item and isinstance(item[0], str) and item[0].strip():
-            return item[0]
-    return None
+    """The last question the user asked."""
+    asked = user_questions(history)
+    return asked[-1] if asked else None
 
 
-def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[str] = ()) -> Question:
-    """Read a question (and, for a follow-up, the question before it); `names`: what it names letters by."""
+def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[str] = (),
+            references: Sequence[str] = ()) -> Question:
+    """Read a question (and, for a follow-up, the question before it); `names` and `references`: what it names
+    letters by (see content_terms)."""
     asked = normalize(text)
     kind, unit, meta_field = asked_kind(asked)
-    terms = content_terms(asked, names)
+    terms = content_terms(asked, names, references)
     years = tuple(dict.fromkeys(YEAR_RE.findall(asked)))
-    previous = previous_question(history)
-    follow_up = previous is not None and is_follow_up(asked, terms)
+    earlier = user_questions(history)[-FOLLOW_UP_DEPTH:]
+    previous = earlier[-1] if earlier else None
+    follow_up = previous is not None and is_follow_up(asked, [t for t in terms if t.text not in names])
     context_terms: tuple[Term, ...] = ()
     search_text = asked
     if follow_up and previous is not None:
-        before = analyse(previous)
+        before = analyse(previous, earlier[:-1])  # itself read with the questions before it ("那…呢" chains)
         context_terms = tuple(t for t in before.terms if t.text not in {x.text for x in terms})
         if kind == WHAT and before.kind != WHAT and not ASK_WHAT_RE.search(asked):
             kind, unit, meta_field = before.kind, before.unit, before.meta_field
@@ -354,8 +370,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         search_text = f"{before.search_text} {asked}"
     qualifiers = tuple(q for q in QUALIFIERS if q in asked)
     tense = asked_tense(asked)
-    if tense is None and follow_up and previous is not None:
-        tense = asked_tense(normalize(previous))
+    if tense is None and follow_up:
+        tense = before.tense
     return Question(
         text=asked,
         search_text=search_text,

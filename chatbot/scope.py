@@ -38,8 +38,9 @@ ALL_RE = re.compile(
     r"(?:所有|全部|每一?份|各份|各个|别的|其他|其它|其余|另外的?)的?(?:答复函|答复|回复|复函|函|建议|提案|单位)"
 )
 OTHERS_RE = re.compile(r"(?:别的|其他|其它|其余|另外)")
+PREVIOUS_RE = re.compile(r"上一份|上一封|前一份|前一封|之前那份|刚才那份")  # the letter before the current one
 DEMONSTRATIVE_RE = re.compile(
-    r"这份|那份|这封|那封|该函|本函|此函|上一份|上份|刚才那|这个答复|那个答复|该答复|这个建议|那个建议|该建议|这件|这条建议"
+    r"这份|那份|这封|那封|该函|本函|此函|这个答复|那个答复|该答复|这个建议|那个建议|该建议|这件|这条建议"
 )
 ORDINAL_RE = re.compile(r"第(?P<n>[一二三四五六七八九十]{1,2}|\d{1,2})(?:份|封|件|个答复|个建议)")
 LISTED_RE = re.compile(r"^\s*(\d{1,2})[.、]\s*(.+)$", re.MULTILINE)  # "1. 《…》（文号）" lines of a reply
@@ -166,8 +167,12 @@ class _Conversation:
     """What the turns so far leave behind: the scope, the letter of the last answer, the letters last listed."""
 
     scope: Scope = field(default_factory=Scope)
-    last_cited: str | None = None
+    cited: list[str] = field(default_factory=list)  # the letters answers came from, the latest last, each once
     listed: tuple[str, ...] = ()
+
+    @property
+    def last_cited(self) -> str | None:
+        return self.cited[-1] if self.cited else None
 
 
 def resolve_scope(question: Question, history: Sequence[object] | None, directory: LetterDirectory) -> Scope:
@@ -202,7 +207,7 @@ def _read_reply(state: _Conversation, reply: str, directory: LetterDirectory) ->
         state.listed = tuple(d for d in listed if d)
     cited = next((_doc_named(line, directory) for line in text.split("\n") if line.startswith(CITED_PREFIX)), None)
     if cited:
-        state.last_cited = cited
+        state.cited = [d for d in state.cited if d != cited] + [cited]
         if not state.scope.explicit:
             state.scope = Scope((cited,))
 
@@ -221,20 +226,26 @@ def _step(state: _Conversation, question: Question, directory: LetterDirectory) 
     refs = directory.references(question.text)
     strong = [r for r in refs if r.kind in STRONG_KINDS or r.marked]
     if strong:
-        return _named(strong, [r for r in refs if r not in strong], question, directory)
+        named = _named(strong, [r for r in refs if r not in strong], question, directory)
+        if named.ambiguous and current.doc_ids and set(current.doc_ids) <= set(named.ambiguous):
+            return current  # "91号建议里…" while talking about one of the two 91号: that one
+        return named
     titled = directory.titled(question.text) if _MARKER_RE.search(question.text) else ()
     if titled:
         return Scope(titled, explicit=True) if len(titled) == 1 else Scope(ambiguous=titled)
     if ALL_RE.search(question.text):
         others = current.doc_ids or ((state.last_cited,) if state.last_cited else ())
         return Scope(excluded=others) if OTHERS_RE.search(question.text) else Scope()
+    if PREVIOUS_RE.search(question.text) and len(state.cited) >= 2:
+        return Scope((state.cited[-2],), explicit=True)
     if DEMONSTRATIVE_RE.search(question.text) and (state.last_cited or current.doc_ids):
         return Scope((state.last_cited,) if state.last_cited else current.doc_ids, explicit=True)
-    if refs:  # a place or unit of another letter: a new topic
-        named = set.intersection(*(set(r.letters) for r in refs)) or {d for r in refs for d in r.letters}
-        if current.doc_ids and named >= set(current.doc_ids):
+    if refs:  # a unit or place: a new topic, unless it is the current letter's or only a place
+        letters = set.intersection(*(set(r.letters) for r in refs)) or {d for r in refs for d in r.letters}
+        only_places = all(r.kind == PLACE for r in refs)  # 泰顺县呢？ may be a row of the current letter's table
+        if current.doc_ids and (letters >= set(current.doc_ids) or (current.explicit and only_places)):
             return current
-        ordered = directory.in_order(named)
+        ordered = directory.in_order(letters)
         if question.kind == META:
             return Scope(ordered) if len(ordered) == 1 else Scope(ambiguous=ordered, reference=refs[0].key)
         return Scope(soft=ordered)

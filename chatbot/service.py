@@ -19,10 +19,11 @@ from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
+from .names import CONTENT_KINDS
 from .query import analyse, warm_up_in_background
 from .retrieval import Retriever
 from .schema import Answer, LetterInfo, Passage
-from .scope import LetterDirectory, Scope, resolve_scope
+from .scope import LetterDirectory, Reference, Scope, resolve_scope
 from .store import IndexSnapshot, index_generation, open_index
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,7 @@ class Chatbot:
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:
         """Passages best first, each with its quote (the sentence window that answers)."""
         retriever = self.retriever()
-        names = [ref.key for ref in retriever.directory.references(_checked(question))]
-        parsed = analyse(question, names=names)
+        parsed = analyse(question, None, *_names(retriever.directory.references(_checked(question))))
         scope = list(doc_ids or retriever.directory.named_in(parsed.text)) or None
         hits = retriever.hits(parsed, k=k, doc_ids=scope)
         return [to_passage(hit, retriever.directory.by_id) for hit in hits]
@@ -97,8 +97,7 @@ class Chatbot:
         """
         retriever = self.retriever()
         directory = retriever.directory
-        names = [ref.key for ref in directory.references(_checked(question))]
-        parsed = analyse(question, history, names)
+        parsed = analyse(question, history, *_names(directory.references(_checked(question))))
         scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
         if scope.ambiguous:
             return ambiguous_answer(parsed, scope, directory.by_id)
@@ -142,6 +141,13 @@ class Chatbot:
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> BuildReport:
         with self._write_lock:
             return build_index(self.settings, self.embedder, full=full, progress=progress or False)
+
+
+def _names(refs: Sequence[Reference]) -> tuple[list[str], list[str]]:
+    """What a question names letters by: names a passage's letter must bear (its unit, place, people, title),
+    and references that only say which letter is meant (文号, numbers)."""
+    names = [ref.key for ref in refs if ref.kind in CONTENT_KINDS]
+    return names, [ref.key for ref in refs if ref.kind not in CONTENT_KINDS]
 
 
 def _checked(question: str) -> str:
