@@ -64,13 +64,17 @@ QUALIFIERS = ("每家", "每个", "每年", "每人", "平均", "人均", "最�
 # The time of what is asked: a plan (打算新增多少) or a result (新增了多少). Letters answer both, in
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
 PLAN, DONE = "plan", "done"
-ASK_PLAN_RE = re.compile(r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标")
+ASK_PLAN_RE = re.compile(
+    r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标|(?<![需主只])要(?![求素])"
+)
 ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)|现在|目前|当前|现有|截至|截止")
 PERCENT = frozenset({"%"})
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
 RATE_ENDINGS = ("率", "占比", "比例", "比重", "强度")
 FOLLOW_UP_DEPTH = 4  # a follow-up of a follow-up … leans on at most this many questions before it
-FOLLOW_UP_RE = re.compile(r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它|其)|呢[？?。]*$")
+FOLLOW_UP_RE = re.compile(
+    r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它)|呢[？?。]*$|(?:那份|这份|那封|这封|的)[。.!！]?$"
+)
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
 # A field of the letter itself: (field, pattern). Order matters: the first match wins.
@@ -106,6 +110,7 @@ DOC_REF_RE = re.compile(
     r"[\u4e00-\u9fff]{1,10}[〔\[［(（]\d{4}[〕\]］)）]\s*\d+\s*号|第?\s*\d+\s*号(?:代表建议|委员提案|建议|提案|文|答复函|复函|函)?"
     r"|(?:人大建议|政协提案)\s*\d+\s*号"
 )
+REFERENCE_SUFFIX = r"(?:代表建议|委员提案|建议|提案|答复函|复函|文|函)?"  # 8号文, 91号答复函, 182号建议
 LETTER_WORDS_RE = re.compile(r"答复函|复函|这份|这封|本函|该函|答复|回复|来函|建议|提案")
 
 
@@ -226,7 +231,7 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
     text = normalize(text)
     named: dict[str, Term] = {}
     for name in sorted({*names, *references}, key=len, reverse=True):
-        spaced = r"\s*".join(map(re.escape, name))
+        spaced = r"\s*".join(map(re.escape, name)) + (REFERENCE_SUFFIX if name in references else "")
         if re.search(spaced, text):
             text = re.sub(spaced, " ", text)
             if name in names:
@@ -342,6 +347,18 @@ def user_questions(history: Sequence[object] | None) -> list[str]:
     return [q for q in asked if q.strip()]
 
 
+ANSWERED_VALUE_RE = re.compile(rf"^\*\*{NUMBER}\s*(?:[万亿])?\s*(?P<unit>{UNITS})")
+
+
+def answered_unit(history: Sequence[object] | None) -> str | None:
+    """The measure word of the short answer last given ("**3000元**"): "那改造提升的呢？" asks for the same."""
+    for item in reversed(list(history or [])):
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            found = ANSWERED_VALUE_RE.match(str(item.get("content", "")))
+            return found["unit"] if found else None
+    return None
+
+
 def previous_question(history: Sequence[object] | None) -> str | None:
     """The last question the user asked."""
     asked = user_questions(history)
@@ -365,7 +382,7 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         before = analyse(previous, earlier[:-1])  # itself read with the questions before it ("那…呢" chains)
         context_terms = tuple(t for t in before.terms if t.text not in {x.text for x in terms})
         if kind == WHAT and before.kind != WHAT and not ASK_WHAT_RE.search(asked):
-            kind, unit, meta_field = before.kind, before.unit, before.meta_field
+            kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
     qualifiers = tuple(q for q in QUALIFIERS if q in asked)
