@@ -33,6 +33,7 @@ from .query import (
     compact,
     units_answering,
 )
+from .tables import Cell, column_value, header_cells, row_cells
 
 QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
@@ -247,10 +248,14 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     """Score text[span] (`body`: its compact form) for `question`."""
     terms = question.terms
     start, end = span
-    if "|" in body:  # NFKC turned the table cell bar ｜ into |
-        header = _table_header(text, start)  # a table row is read with its column headers
-        in_heading = [max(h, term_found(t, header)) for t, h in zip(terms, in_heading, strict=True)]
-    value, v_start, v_end, closeness = find_value(question, text, start, end)
+    cells = row_cells(text, start, end)
+    header = header_cells(text, start, len(cells)) if cells else []
+    if header:  # a table row is read with its column headers, and a figure is the cell of the asked column
+        names = compact("".join(header))
+        in_heading = [max(h, term_found(t, names)) for t, h in zip(terms, in_heading, strict=True)]
+        value, v_start, v_end, closeness = _cell_value(question, cells, header)
+    else:
+        value, v_start, v_end, closeness = find_value(question, text, start, end)
     body += _attribute_words(question, text[start:end])
     found = [term_found(t, body) for t in terms]
     cov = _weighted(terms, found, in_heading)
@@ -264,7 +269,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
     formula = question.kind != META and bool(FORMULA_RE.search(body))  # 感谢…关心和支持 answers nothing
     statement, ranked = (start, end), cov
-    if wants_value and value:
+    if wants_value and value and not header:
         # The question's terms must speak of the figure: a term named after its clause belongs to the next
         # statement ("…龙湾区…37.17亿元，…瑞安市…7.16亿元" gives no figure of 瑞安市's), and a statement
         # opening with a year or a place of its own is a fact of its own. Otherwise it continues the
@@ -323,12 +328,15 @@ def _tense_differs(question: Question, statement: str, head: str) -> bool:
     return planned != (question.tense == PLAN)
 
 
-def _table_header(text: str, row_start: int) -> str:
-    """The nearest line above a table row that has cells but no figures: its column headers."""
-    for line in reversed(text[:row_start].split("\n")):
-        if "｜" in line and not re.search(r"\d", line):
-            return compact(line)
-    return ""
+def _cell_value(question: Question, cells: list[Cell], header: list[str]) -> tuple[str | None, int, int, float]:
+    """For a COUNT or DATE question, the cell of the column the question asks about (chatbot.tables)."""
+    if question.kind not in (COUNT, DATE):
+        return None, -1, -1, 0.0
+    found = column_value(question.terms, question.unit, cells, header)
+    if found is None:
+        return None, -1, -1, 0.0
+    value, cell, weight = found
+    return value, cell.start, cell.end, weight
 
 
 def _attribute_words(question: Question, window: str) -> str:

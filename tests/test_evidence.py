@@ -61,7 +61,7 @@ def test_percentage_question_does_not_take_a_count() -> None:
 def test_table_cell_takes_unit_from_header() -> None:
     text = "地区｜改造企业（家）\n鹿城区｜320\n瓯海区｜280"
     window = best_window(analyse("鹿城区改造了多少家企业？"), text)
-    assert (window.text, window.value) == ("鹿城区｜320", "320")
+    assert (window.text, window.value) == ("鹿城区｜320", "320家")  # the bare cell takes the header's 家
 
 
 def test_ordinal_and_ratio_values() -> None:
@@ -159,3 +159,17 @@ def test_a_statement_opening_with_its_own_place_does_not_take_the_place_before_i
     own = best_window(question, "平阳县市科技创新综合体计划于2023年1月底前建成投用。")
     assert (own.value, neighbour.value) == ("2023年1月底前", "2020年10月底前")  # as the letter words it
     assert own.score - neighbour.score > 0.1
+
+
+def test_a_tab_separated_row_answers_from_the_column_the_question_names() -> None:
+    text = ("县（市）\t乡镇卫生院（个）\t基层就诊率\t家庭医生签约覆盖率\n"
+            "永嘉县\t22\t68.4%\t47.1%\n文成县\t17\t71.3%\t52.7%")
+    window = best_window(analyse("文成县基层就诊率是多少？"), text)
+    assert (window.text, window.value) == ("文成县\t17\t71.3%\t52.7%", "71.3%")
+    assert best_window(analyse("文成县有几个乡镇卫生院？"), text).value == "17个"
+
+
+def test_a_row_gives_no_date_when_no_column_is_the_one_asked() -> None:
+    text = "序号｜项目名称｜计划完成时间\n1｜岩头镇中心卫生院迁建工程｜2025年6月"
+    assert best_window(analyse("岩头镇中心卫生院迁建工程什么时候完成？"), text).value == "2025年6月"
+    assert best_window(analyse("岩头镇中心卫生院迁建工程什么时候开工？"), text).value is None
