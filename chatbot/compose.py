@@ -10,11 +10,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .evidence import coverage
 from .identity import DATE_RE, field_text, iso_date
-from .query import COUNT, DATE, META, Question, compact
+from .query import COUNT, DATE, META, WHAT, Question, compact
 from .retrieval import Hit
 from .schema import Answer, LetterInfo, Passage
 from .scope import Scope
@@ -37,6 +37,10 @@ OTHER_LETTERS = "其他答复函（问题未指明是哪一份；可注明文号
 OTHER_LETTERS_MAX = 8
 MIN_COVERAGE = 0.6
 CLAUSE_RE = re.compile(r"[，,；;。！？!?：:]")
+DAY_ASKED_RE = re.compile(r"几号|几日|哪天|哪一天|哪日")
+# The fields of LetterMeta itself; any other META field is a labelled line (办复类别, 督办领导 …).
+NAMED_FIELDS = frozenset({"doc_number", "session", "deputy", "contact", "contact_person", "contact_phone", "cc",
+                          "unit", "date", "title", "proposal_number"})
 # A 哪些 question is answered by several things named together: 甲、乙, “甲”“乙”等, 一是…二是, 甲和乙.
 ENUMERATION_RE = re.compile(r"[、；;]|等|”“|一是|和|及|与")
 POSSIBLY_RELATED_COUNT = 3
@@ -116,6 +120,8 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
         value = meta_value(field, letter) if letter else None
         if not value:
             continue
+        if field == "date" and len(value) < len("2024-06-26") and DAY_ASKED_RE.search(question.text):
+            continue  # the letter gives the month only: it does not say which day
         if field == "date":  # quote the date as the letter writes it, not as ISO
             found = next((m for m in DATE_RE.finditer(hit.chunk.text) if iso_date(m) == value), None)
             if found:
@@ -202,6 +208,10 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
     if not question.terms and not question.is_follow_up and question.kind != META:
         return Answer(question.text, HOW_TO_ASK, None, True, [])  # 你好 / 谢谢: nothing to look up
     evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
+    if evidence is None and question.meta_field not in NAMED_FIELDS:
+        # A labelled line the letters do not label so (协办单位 inside 办理单位：…（协办）): read the text.
+        question = replace(question, kind=WHAT)
+        evidence = text_evidence(question, hits[0])
     reason = abstention_reason(question, evidence)
     if reason is not None or evidence is None:
         passages = [to_passage(h, letters) for h in hits]

@@ -16,11 +16,13 @@ from itertools import pairwise
 from .chunking import ITEM_RE
 from .lexicon import attribute_units, unit_group
 from .query import (
+    ASK_ORG_RE,
     COUNT,
     DATE,
     LIST,
     META,
     NUMBER,
+    ORG_RE,
     PLACE,
     PLACE_RE,
     PLAN,
@@ -262,9 +264,11 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     context = coverage(question.context_terms, body, identity) if question.context_terms else 1.0
     missing = _lacking(terms, found, in_heading)
     years_ok = all(y in body or y in head for y in question.years)
-    qualifiers_ok = all(q in body for q in question.qualifiers)
+    qualifiers_ok = all(qualifier_found(q, question.text, body) for q in question.qualifiers)
     if question.kind == PLACE and not PLACE_RE.search(text, start, end):
         missing += ("地点",)
+    if ASK_ORG_RE.search(question.text) and not ORG_RE.search(text, start, end):
+        missing += ("单位名称",)  # 哪家公司中标: a window naming no organisation does not answer
     wants_value = question.kind in (COUNT, DATE)
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
     formula = question.kind != META and bool(FORMULA_RE.search(body))  # 感谢…关心和支持 answers nothing
@@ -293,6 +297,18 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
     )
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
+
+
+def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
+    """Whether `body` (compact) says what the qualifier asks: 每个学生 is 每生, 每户 is 户均, 平均 is 人均 …"""
+    if qualifier in body:
+        return True
+    if qualifier.startswith("每"):
+        measure = qualifier[1:]
+        after = asked[asked.find(qualifier) + len(qualifier) :][:2]  # 每个学生 → 学生: 每生
+        forms = {"每" + m for m in unit_group(measure)} | {measure + "均"} | {"每" + c for c in after}
+        return any(form in body for form in forms)
+    return qualifier in ("平均", "人均", "户均", "亩均") and "均" in body
 
 
 def _lacking(terms: tuple[Term, ...], found: list[float], in_heading: list[float]) -> tuple[str, ...]:

@@ -53,14 +53,24 @@ ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
 ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
+# Questions whose answer names an organisation (哪家公司中标, 由哪个施工单位承建, 会同了哪些部门).
+ASK_ORG_RE = re.compile(
+    r"哪(?:家|个|些|几家|几个|一家|一个)(?:施工|建设|运营|合作)?(?:公司|企业|单位|机构|银行|医院|学校|部门)"
+    r"|(?:什么|哪类)(?:公司|企业|单位|机构|部门)|谁(?:承建|施工|中标|负责|牵头|运营)"
+)
+ORG_RE = re.compile(
+    r"[\u4e00-\u9fff]{2,}(?:公司|集团|银行|医院|学校|大学|学院|研究院|研究所|中心|协会|商会|合作社|委员会|局|厅|委|办|部|站)"
+)
 PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)")
 # Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
 # framing, not content, so a passage need not repeat it.
+ASK_TOKEN_RE = re.compile(rf"哪?(?:几|多少|哪)(?:{ASKED_UNITS})?")  # jieba's 几个 / 哪几个: a question word
 DEMONSTRATIVE_WORD_RE = re.compile(r"这个|那个|这项|那项|该|此|这些|那些|这|那")
 QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|几)?|什么|何种|何)")
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
-QUALIFIERS = ("每家", "每个", "每年", "每人", "平均", "人均", "最高", "最多", "最低", "最少", "首次", "首批", "单个")
+# Words that narrow what a figure is of: a total does not answer 每所学校 / 最高 / 平均.
+QUALIFIER_RE = re.compile(rf"每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个")
 # The time of what is asked: a plan (打算新增多少) or a result (新增了多少). Letters answer both, in
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
 PLAN, DONE = "plan", "done"
@@ -68,7 +78,7 @@ ASK_PLAN_RE = re.compile(
     r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标|(?<![需主只])要(?![求素])"
 )
 ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)|现在|目前|当前|现有|截至|截止")
-PERCENT = frozenset({"%"})
+PERCENT = frozenset({"%", "个百分点", "百分点"})
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
 RATE_ENDINGS = ("率", "占比", "比例", "比重", "强度")
 FOLLOW_UP_DEPTH = 4  # a follow-up of a follow-up … leans on at most this many questions before it
@@ -99,7 +109,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "date",
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
-            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,12}(?:哪天|什么时候|何时|日期)"
+            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,12}(?:哪天|什么时候|何时|日期|几号)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -241,24 +251,32 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
         text = pattern.sub(" ", text)
     text = re.sub(rf"(?:几|多少)\s*(?:{ASKED_UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
     terms: dict[str, Term] = named
-    after_question_word = False
+    after_question_word = first_after = after_demonstrative = False
     for word, flag in _glue_rates(_posseg().lcut(text)):
         word = word.strip()
-        if not word or PUNCT_RE.fullmatch(word):
+        if not word:
+            continue
+        if PUNCT_RE.fullmatch(word):
             after_question_word = False
             continue
-        if QUESTION_WORD_RE.fullmatch(word) or DEMONSTRATIVE_WORD_RE.fullmatch(word):
-            after_question_word = True  # 哪些 / 什么 (…地方): the kind of answer; 这个 (…项目): what was said
+        if QUESTION_WORD_RE.fullmatch(word) or ASK_TOKEN_RE.fullmatch(word):
+            after_question_word = first_after = True  # 哪些 (…地方): the kind of answer
+            continue
+        if DEMONSTRATIVE_WORD_RE.fullmatch(word):
+            after_demonstrative = True  # 这个 (…项目): what was spoken of before, never required again
             continue
         glued = QUESTION_WORD_RE.sub("", word) if len(word) > 2 else word
         if glued != word:  # 哪些地方: the word the question word asks about names the kind of answer
-            after_question_word, word = True, glued
+            after_question_word, first_after, word = True, True, glued
         if len(word) < 2 or word in fillers() or word.isdigit():
             after_question_word = after_question_word and len(word) < 2  # 哪些(的)… but not 什么时候能…
             continue
         strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4
-        weight = 0.25 if after_question_word or word in role_words() else 1.0 if strong else 0.5
-        after_question_word = False
+        # 哪些安全设施 / 哪些培训项目: the noun phrase after the question word names the kind of answer
+        framing = after_question_word and (first_after or flag[:1] in {"n", "a"})
+        weight = 0.25 if framing or word in role_words() else 0.5 if after_demonstrative or not strong else 1.0
+        after_question_word = framing and flag[:1] in {"n", "a"}
+        first_after = after_demonstrative = False
         variants = tuple(sorted(synonym_map().get(word, frozenset({word}))))
         terms.setdefault(word, Term(word, weight, variants))
     return tuple(terms.values())
@@ -385,7 +403,7 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
             kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
-    qualifiers = tuple(q for q in QUALIFIERS if q in asked)
+    qualifiers = tuple(dict.fromkeys(QUALIFIER_RE.findall(asked)))
     tense = asked_tense(asked)
     if tense is None and follow_up:
         tense = before.tense

@@ -152,6 +152,6 @@ def test_follow_up_keeps_the_tense_of_the_question_before() -> None:
 def test_rate_and_share_words_stay_whole_and_ask_for_a_percentage() -> None:
     assert [t.text for t in analyse("到2019年底龙湾区的公交分担率是多少？").terms] == ["龙湾区", "公交", "分担率"]
     assert "占比" in [t.text for t in analyse("高标准农田占比是多少？").terms]
-    assert units_answering("分担率") == units_answering("占比") == frozenset({"%"})
+    assert units_answering("分担率") == units_answering("占比") == frozenset({"%", "个百分点", "百分点"})
     assert units_answering("功率") == frozenset({"瓦", "千瓦", "万千瓦"})  # from attribute_units.tsv
     assert units_answering("农田") == frozenset()
