@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .schema import BODY, CLOSING, LETTERHEAD, Chunk, Document, LetterMeta
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 LETTERHEAD_SECTION = "函头"
 CLOSING_SECTION = "落款"
@@ -52,6 +52,8 @@ _CN_OR_DIGITS = r"(?:\d{1,4}|[〇零一二三四五六七八九十]{1,4})"
 # A line that is nothing but a date: 2024年6月26日 / 二〇二四年六月二十六日.
 DATE_LINE_RE = re.compile(rf"^\s*{_CN_OR_DIGITS}\s*年\s*{_CN_OR_DIGITS}\s*月\s*{_CN_OR_DIGITS}\s*日\s*$")
 
+TABLE_CELL_RE = re.compile(r"[｜\t]")  # a line with cells split by ｜ (a .docx table) or tabs is a table row
+TABLE_MAX_FACTOR = 3  # a table is kept whole with its header up to this many times the chunk size
 TOP_HEADING_MAX_CHARS = 60  # a longer 一、 line is body text unless its heading ends early with 。/：
 SUB_HEADING_MAX_CHARS = 40  # the heading of an inline （一） subsection is cut there at most
 _INLINE_HEADING_END_RE = re.compile(r"[。：:；;！？]")
@@ -260,7 +262,7 @@ def _atoms(unit: _Unit, text: str, max_chars: int) -> list[tuple[int, int, bool]
                 heading = k == 0 and j == 0 and _is_heading_piece(text[c:d])
                 atoms.append((c, d, heading))
                 carry = carry + d - c if heading else 0
-    return _glue_dates(atoms, text)
+    return _glue_tables(_glue_dates(atoms, text), text, TABLE_MAX_FACTOR * max_chars)
 
 
 def _glue_dates(atoms: list[tuple[int, int, bool]], text: str) -> list[tuple[int, int, bool]]:
@@ -268,6 +270,21 @@ def _glue_dates(atoms: list[tuple[int, int, bool]], text: str) -> list[tuple[int
     glued: list[tuple[int, int, bool]] = []
     for atom in atoms:
         if glued and DATE_LINE_RE.match(text[atom[0] : atom[1]]):
+            glued[-1] = (glued[-1][0], atom[1], glued[-1][2])
+        else:
+            glued.append(atom)
+    return glued
+
+
+def _glue_tables(atoms: list[tuple[int, int, bool]], text: str, limit: int) -> list[tuple[int, int, bool]]:
+    """A table (rows of cells split by ｜ or tabs) stays in one piece with its header and the line above it
+    that says what it holds, up to `limit` characters: a row means little without its header."""
+    glued: list[tuple[int, int, bool]] = []
+    for atom in atoms:
+        is_row = bool(TABLE_CELL_RE.search(text[atom[0] : atom[1]]))
+        before = text[glued[-1][0] : glued[-1][1]] if glued else ""
+        caption = not glued[-1][2] and (before.endswith(("：", ":")) or len(before) <= 60) if glued else False
+        if is_row and glued and atom[1] - glued[-1][0] <= limit and (TABLE_CELL_RE.search(before) or caption):
             glued[-1] = (glued[-1][0], atom[1], glued[-1][2])
         else:
             glued.append(atom)

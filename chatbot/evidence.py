@@ -35,12 +35,13 @@ from .query import (
     compact,
     units_answering,
 )
-from .tables import Cell, column_value, header_cells, row_cells
+from .tables import Cell, caption, column_value, header_cells, row_cells
 
 QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 ITEM_LEAD_MAX = 40  # an item's first sentence this short is a heading for the rest of the item
+RELATIVE_YEARS = {0: ("今年", "本年", "当年", "年内"), -1: ("去年", "上年", "上一年"), 1: ("明年", "下一年")}
 FRACTION = r"[\d一二三四五六七八九十百]+分之[\d一二三四五六七八九十百]+"  # 三分之二: a share, like a percentage
 VALUE_RE = re.compile(
     rf"(?P<pre>超过|超|近|约|达到|达|逾|突破|第)?\s*"
@@ -50,7 +51,8 @@ VALUE_RE = re.compile(
 )
 DATE_RE = re.compile(
     r"(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
-    r"|(?<![\d年])\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬))"
+    r"|(?<![\d年])\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬|份)"
+    r"|(?:今年|明年|去年|年内|当年)\s*\d{1,2}\s*月)"
     r"(?:前|以前|之前|左右|后|以后)?"
 )
 CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
@@ -120,10 +122,15 @@ def term_found(term: Term, haystack: str) -> float:
     """1 when the term or a synonym is in `haystack` (compact), 0.5 for a long term mostly there."""
     if not haystack:
         return 0.0
+    return _found(term.text, term.variants, haystack)
+
+
+@lru_cache(maxsize=1 << 16)
+def _found(text: str, variants: tuple[str, ...], haystack: str) -> float:
+    """term_found of the term `text` with these variants: windows overlap, so each pair is asked often."""
     bare = _without_punctuation(haystack)  # 县市区 is in 各县（市、区）
-    if any(variant in haystack or variant in bare for variant in term.variants):
+    if any(variant in haystack or variant in bare for variant in variants):
         return 1.0
-    text = term.text
     if text.endswith("额") and text[:-1] + "金额" in haystack:
         return 1.0  # 交易额 is 交易金额
     if len(text) >= 3 and _abbreviates(text, bare):
@@ -196,9 +203,11 @@ def sentence_match(question: Question, text: str, heading: str = "", identity: s
     return (in_head + best) / total
 
 
-def best_window(question: Question, text: str, heading: str = "", identity: str = "") -> Window:
+def best_window(question: Question, text: str, heading: str = "", identity: str = "",
+                year: int | None = None) -> Window:
     """The window of `text` that best answers `question` (`heading`: the passage's section path; `identity`:
-    the names of its letter, chatbot.names.identity_text, which satisfy a question's terms like a heading)."""
+    the names of its letter, chatbot.names.identity_text, which satisfy a question's terms like a heading;
+    `year`: the year the letter was written, which its 今年 / 去年 speak of)."""
     headings = {_compact(part) for part in heading.split(" › ") if part}
     # A heading line alone (四、关于“…”的建议) says what a section is about, not what was done.
     bodies = {(a, b): compact(text[a:b]) for a, b in sentence_spans(text)}
@@ -222,19 +231,28 @@ def best_window(question: Question, text: str, heading: str = "", identity: str 
         lead = leads.get(start)
         found = in_heading if not lead else [max(h, term_found(t, lead)) for t, h in
                                              zip(question.terms, in_heading, strict=True)]
-        window = _score_window(question, text, (start, end), bodies[start, end], head, found,
-                               two=(start, end) not in spans, identity=identity)
+        window = _score_window(question, text, (start, end), bodies[start, end], head + "|" + (lead or ""), found,
+                               two=(start, end) not in spans, identity=identity, year=year)
         if best is None or window.score > best.score:
             best = window
     assert best is not None  # candidates is never empty
     return best
 
 
+def _relative_year(asked: int, written: int | None, body: str) -> bool:
+    """Whether `body` speaks of the year asked by a word relative to the letter's own year (去年, 今年 …)."""
+    if written is None:
+        return False
+    return any(word in body for word in RELATIVE_YEARS.get(asked - written, ()))
+
+
 def _item_leads(text: str, spans: list[tuple[int, int]], bodies: dict[tuple[int, int], str]) -> dict[int, str]:
     """For each sentence inside an item (一是…, 1.…, （1）…), the item's first sentence when it is short: it
-    names what the sentences after it speak of ("一是实施城乡供水一体化延伸工程。2023年投资2860万元…")."""
+    names what the sentences after it speak of ("一是实施城乡供水一体化延伸工程。2023年投资2860万元…");
+    for a table row, the caption above its header ("2023年各市新建…情况如下：")."""
     starts = [m.start() for m in ITEM_RE.finditer(text)]
-    leads: dict[int, str] = {}
+    leads: dict[int, str] = {start: compact(c) for start, _ in spans if row_cells(text, start, _)
+                             and (c := caption(text, start))}
     for i, item in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         inside = [span for span in spans if item <= span[0] < end]
@@ -246,7 +264,7 @@ def _item_leads(text: str, spans: list[tuple[int, int]], bodies: dict[tuple[int,
 
 
 def _score_window(question: Question, text: str, span: tuple[int, int], body: str, head: str,
-                  in_heading: list[float], two: bool, identity: str = "") -> Window:
+                  in_heading: list[float], two: bool, identity: str = "", year: int | None = None) -> Window:
     """Score text[span] (`body`: its compact form) for `question`."""
     terms = question.terms
     start, end = span
@@ -263,7 +281,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     cov = _weighted(terms, found, in_heading)
     context = coverage(question.context_terms, body, identity) if question.context_terms else 1.0
     missing = _lacking(terms, found, in_heading)
-    years_ok = all(y in body or y in head for y in question.years)
+    years_ok = all(y in body or y in head or _relative_year(int(y), year, body) for y in question.years)
     qualifiers_ok = all(qualifier_found(q, question.text, body) for q in question.qualifiers)
     if question.kind == PLACE and not PLACE_RE.search(text, start, end):
         missing += ("地点",)
@@ -357,9 +375,12 @@ def _cell_value(question: Question, cells: list[Cell], header: list[str]) -> tup
 
 def _attribute_words(question: Question, window: str) -> str:
     """The attribute nouns of the question (功率, 金额) that a figure in the window answers by its unit."""
-    units = {m.group("unit") for m in VALUE_RE.finditer(window) if m.group("unit")}
     table = attribute_units()  # only the listed nouns: a rate (覆盖率) is written where it is given
-    return "".join(t.text for t in question.terms if units & table.get(t.text, frozenset()))
+    asked = [t for t in question.terms if t.text in table]
+    if not asked:
+        return ""
+    units = {m.group("unit") for m in VALUE_RE.finditer(window) if m.group("unit")}
+    return "".join(t.text for t in asked if units & table[t.text])
 
 
 def find_value(question: Question, text: str, start: int, end: int) -> tuple[str | None, int, int, float]:

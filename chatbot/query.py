@@ -34,6 +34,7 @@ META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送
 
 UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
 # What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
+COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
 ASKED_UNITS = "|".join(re.escape(w) for w in measure_words() if w not in place_suffixes())
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
@@ -331,7 +332,7 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     count = ASK_COUNT_RE.search(text)
     if ASK_LIST_RE.search(text) or (count and count.group(0).startswith("哪")):
         return LIST, None, None
-    if count and count.group("unit"):
+    if count and count.group("unit") and not _starts_word(text, count.start("unit")):
         return COUNT, count.group("unit"), None
     for pattern, unit in ASK_UNIT_RES:
         if pattern.search(text):
@@ -339,6 +340,12 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     if ASK_SIZE_RE.search(text):
         return COUNT, None, None
     return WHAT, None, None
+
+
+def _starts_word(text: str, at: int) -> bool:
+    """Whether the measure word at `at` is the first character of a common word (多少处理能力, 多少人口)."""
+    frequency = _posseg().tokenizer.FREQ
+    return any(frequency.get(text[at : at + n], 0) >= COMMON_WORD_FREQ for n in (2, 3))
 
 
 def asked_tense(text: str) -> str | None:

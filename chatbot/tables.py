@@ -79,3 +79,18 @@ def column_value(terms: Sequence[Term], unit: str | None, cells: Sequence[Cell],
     if header_unit and _BARE_NUMBER_RE.fullmatch(value):
         value += header_unit["unit"]
     return value, cell, best[0]
+
+
+def caption(text: str, row_start: int) -> str:
+    """The line above a table's header, which says what the table holds ("2023年各市新建体育公园…情况如下："),
+    or "" when the table has none in `text`."""
+    lines = text[:row_start].split("\n")
+    in_table = False
+    for line in reversed(lines):
+        if not line.strip():
+            continue
+        if CELL_SEP_RE.search(line):
+            in_table = True
+            continue
+        return line.strip() if in_table else ""
+    return ""
