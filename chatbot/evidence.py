@@ -23,6 +23,7 @@ from .query import (
     META,
     NUMBER,
     ORG_RE,
+    PERCENT,
     PLACE,
     PLACE_RE,
     PLAN,
@@ -70,6 +71,7 @@ MISSING_PENALTY = 0.25  # per strong term of the question that a window and its 
 UNBOUND_PENALTY = 0.15  # per strong term in the window, but not in the statement of the figure
 TENSE_PENALTY = 0.2  # a plan quoted for a result asked, or the other way round
 YEAR_ONLY_RE = re.compile(r"\d{4}\s*年")
+CHANGE_RE = re.compile(r"降低|下降|减少|提高|提升|增长|增加|上升|缩短|压缩|节约")  # 成本降低了多少: a % answers too
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
 
 
@@ -420,8 +422,8 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     if m.group("pre") == "第" and "第" in question.text:
         return True  # 排全省第几 asks a rank, whatever the ranked attribute (完成率) is measured in
     wanted = frozenset().union(*(units_answering(t.text) for t in question.terms))
-    if wanted and not question.unit:
-        return unit in wanted  # 比例是多少 is answered by a percentage, not by 80项
+    if wanted and not question.unit:  # 比例是多少 is answered by a percentage, not by 80项
+        return unit in wanted or (unit in PERCENT and bool(CHANGE_RE.search(question.text)))
     if question.unit == "倍" and re.search(r"[:：]", num):
         return True  # 按1:10放大 answers 放大多少倍
     if question.unit:

@@ -308,7 +308,8 @@ _FIELD_PHRASES = (
 def labelled_field(text: str) -> str | None:
     """The labelled line a question asks for: 办复类别是哪一类 → 办复类别 (chatbot/data/field_labels.tsv)."""
     labels = [label for label in field_labels() if len(label) >= 3 and label in text]
-    if {"联系人", "联系电话"} <= {field_labels()[label] for label in labels}:
+    named = {field_labels()[label] for label in labels}
+    if "联系人" in named and ("联系电话" in named or re.search(r"电话|联系方式|手机|号码", text)):
         return "contact"  # 联系人和电话: both
     if labels:
         name = field_labels()[max(labels, key=len)]
@@ -345,7 +346,7 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
 def _starts_word(text: str, at: int) -> bool:
     """Whether the measure word at `at` is the first character of a common word (多少处理能力, 多少人口)."""
     frequency = _posseg().tokenizer.FREQ
-    return any(frequency.get(text[at : at + n], 0) >= COMMON_WORD_FREQ for n in (2, 3))
+    return any(at + n <= len(text) and frequency.get(text[at : at + n], 0) >= COMMON_WORD_FREQ for n in (2, 3))
 
 
 def asked_tense(text: str) -> str | None:

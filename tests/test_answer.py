@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data"
 def test_headline_answer_is_short_answer_quote_and_source(real_chatbot) -> None:
     reply = real_chatbot.answer("2024年计划建成几家概念验证中心")
     assert reply.answer == (
-        "**5家**\n\n> 2024年计划建成<mark>5家</mark>概念验证中心和中试平台。\n\n"
+        "**5家**\n\n> <mark>2024年计划建成5家概念验证中心和中试平台</mark>。\n\n"
         "—— 《关于加快科技成果落地转化的建议》（温科提复〔2024〕91号） · "
         "二、关于“引导科研机构开展以需求和应用为导向的科技创新”的建议 › （二）下一步工作计划"
     )
@@ -41,11 +41,11 @@ def test_headline_answer_is_short_answer_quote_and_source(real_chatbot) -> None:
         ("截至2024年4月底，市科创基金设立了几支子基金？", "20支", "注册设立子基金 20支"),
         ("今年要建几个概念验证中心", "5家", "2024年计划建成5家概念验证中心和中试平台。"),
         ("涉企资金平均兑付时间缩短到几天？", "7个工作日", "平均兑付时间缩短至7个工作日"),
-        ("鹿城区改造了多少家企业？", "320", "鹿城区｜320"),
+        ("鹿城区改造了多少家企业？", "320家", "鹿城区｜320"),
         ("2024年要新建改扩建多少所公办幼儿园？", "30所", "2024年计划新建改扩建公办幼儿园30所。"),
         ("817号建议是谁提的？", "虞振勇", "虞振勇代表："),
         ("温财提复〔2024〕15号是哪天答复的？", "二〇二四年七月十五日", "二〇二四年七月十五日"),
-        ("245号建议的联系人是谁？", "王芳，88960001", "联系人：王芳，联系电话：88960001。"),
+        ("245号建议的联系人是谁？", "王芳", "联系人：王芳，联系电话：88960001。"),
     ],
 )
 def test_short_answer_and_quote(real_chatbot, question: str, direct: str, quote_part: str) -> None:
@@ -120,19 +120,20 @@ def test_this_letter_follows_the_previous_answer(real_chatbot) -> None:
         {"role": "assistant", "content": first.answer},
     ]
     reply = real_chatbot.answer("这份答复函的联系人是谁？", history=history)
-    assert reply.direct_answer == "刘洋，88961234"
+    assert reply.direct_answer == "刘洋"  # the person asked; the quoted line gives the phone too
+    assert "88961234" in reply.answer
     assert reply.passages[0].doc_id == "温教提复〔2024〕7号"
 
 
 def test_question_naming_a_letter_is_answered_from_it(real_chatbot) -> None:
-    reply = real_chatbot.answer("温财提复〔2024〕15号的联系人是谁？")
+    reply = real_chatbot.answer("温财提复〔2024〕15号的联系人和电话？")
     assert reply.direct_answer == "张三，0577-88888888"
     assert {p.doc_id for p in reply.passages} == {"温财提复〔2024〕15号"}
 
 
 def test_unscoped_letter_question_lists_every_letter(real_chatbot) -> None:
     reply = real_chatbot.answer("答复函的联系人是谁？")
-    for value in ("李贤，88962022", "王芳，88960001", "张三，0577-88888888", "刘洋，88961234"):
+    for value in ("李贤", "王芳", "张三", "刘洋"):
         assert value in reply.answer
 
 
