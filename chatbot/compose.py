@@ -43,6 +43,8 @@ NAMED_FIELDS = frozenset({"doc_number", "session", "deputy", "contact", "contact
                           "unit", "date", "title", "proposal_number"})
 # A 哪些 question is answered by several things named together: 甲、乙, “甲”“乙”等, 一是…二是, 甲和乙.
 ENUMERATION_RE = re.compile(r"[、；;]|等|”“|一是|和|及|与")
+# 哪些 asked of things done (措施, 工作, 准备做哪些事) is answered by clauses of a sentence too.
+ACTIVITY_RE = re.compile(r"哪些(?:事|工作|措施|举措|办法|做法|手段|方面|内容|打算|安排)|做了哪些|做哪些|采取了?哪些")
 POSSIBLY_RELATED_COUNT = 3
 
 
@@ -175,7 +177,9 @@ def abstention_reason(question: Question, evidence: Evidence | None) -> str | No
         return ""
     if question.kind in (COUNT, DATE) and not evidence.direct:
         return NOT_FOUND_VALUE.format(what=VALUE_NAMES[question.kind])
-    if "哪些" in question.text and not ENUMERATION_RE.search(window.text):
+    clauses = ACTIVITY_RE.search(question.text) and re.search("[，,]", window.text)
+    lists = ENUMERATION_RE.search(window.text) or clauses
+    if "哪些" in question.text and not lists:
         return NOT_FOUND_LIST  # 合作银行有哪些 is not answered by "合作银行按1:10放大发放贷款"
     return None
 
@@ -208,7 +212,8 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
     if not question.terms and not question.is_follow_up and question.kind != META:
         return Answer(question.text, HOW_TO_ASK, None, True, [])  # 你好 / 谢谢: nothing to look up
     evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
-    if evidence is None and question.meta_field not in NAMED_FIELDS:
+    asks_more = any(t.weight >= 0.5 and t.text not in question.names for t in question.terms)
+    if evidence is None and question.meta_field not in NAMED_FIELDS and asks_more:
         # A labelled line the letters do not label so (协办单位 inside 办理单位：…（协办）): read the text.
         question = replace(question, kind=WHAT)
         evidence = text_evidence(question, hits[0])

@@ -42,6 +42,9 @@ QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 ITEM_LEAD_MAX = 40  # an item's first sentence this short is a heading for the rest of the item
+# Qualifiers said another way: 最多补多少 is answered by 最高5万元, 最少 by 不低于.
+QUALIFIER_FORMS = {"最多": ("最高", "不超过", "上限", "封顶", "至多"), "最高": ("最多", "不超过", "上限", "封顶"),
+                   "最少": ("最低", "不低于", "至少", "不少于"), "最低": ("最少", "不低于", "至少", "不少于")}
 RELATIVE_YEARS = {0: ("今年", "本年", "当年", "年内"), -1: ("去年", "上年", "上一年"), 1: ("明年", "下一年")}
 FRACTION = r"[\d一二三四五六七八九十百]+分之[\d一二三四五六七八九十百]+"  # 三分之二: a share, like a percentage
 VALUE_RE = re.compile(
@@ -53,7 +56,9 @@ VALUE_RE = re.compile(
 DATE_RE = re.compile(
     r"(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
     r"|(?<![\d年])\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬|份)"
-    r"|(?:今年|明年|去年|年内|当年)\s*\d{1,2}\s*月)"
+    r"|(?:今年|明年|去年|年内|当年)\s*\d{1,2}\s*月"
+    r"|(?<!\d)(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}(?!\d)"  # 2024-01-25
+    r"|(?:早|晚|上午|下午|晚上|早上)?\d{1,2}[:：]\d{2}(?:\s*[至到-]\s*\d{1,2}[:：]\d{2})?)"  # 早7:10至7:50
     r"(?:前|以前|之前|左右|后|以后)?"
 )
 CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
@@ -328,7 +333,9 @@ def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
         after = asked[asked.find(qualifier) + len(qualifier) :][:2]  # 每个学生 → 学生: 每生
         forms = {"每" + m for m in unit_group(measure)} | {measure + "均"} | {"每" + c for c in after}
         return any(form in body for form in forms)
-    return qualifier in ("平均", "人均", "户均", "亩均") and "均" in body
+    if qualifier in ("平均", "人均", "户均", "亩均"):
+        return "均" in body
+    return any(form in body for form in QUALIFIER_FORMS.get(qualifier, ()))
 
 
 def _lacking(terms: tuple[Term, ...], found: list[float], in_heading: list[float]) -> tuple[str, ...]:
@@ -368,6 +375,9 @@ def _cell_value(question: Question, cells: list[Cell], header: list[str]) -> tup
     """For a COUNT or DATE question, the cell of the column the question asks about (chatbot.tables)."""
     if question.kind not in (COUNT, DATE):
         return None, -1, -1, 0.0
+    label = next((c.text for c in cells if re.search(r"[\u4e00-\u9fff]", c.text)), "")
+    if not any(t.strong and term_found(t, compact(label)) for t in (*question.terms, *question.context_terms)):
+        return None, -1, -1, 0.0  # the 济南 row does not answer a question about the whole province
     found = column_value(question.terms, question.unit, cells, header)
     if found is None:
         return None, -1, -1, 0.0
@@ -415,6 +425,8 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     unit, num = m.group("unit") or m.group("mag"), m.group("num")  # 500亿: the magnitude is the unit
     if "分之" in num:
         unit = "%"
+    elif num == "一" and unit != question.unit:
+        return False  # 一批, 一户一策: a word, not a figure
     elif not re.search(r"\d", num) and not unit:
         return False  # a bare 一 or 三 is a word, not a figure
     if unit in {"年", "月"} and question.unit not in {"年", "月"}:

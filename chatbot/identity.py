@@ -53,6 +53,7 @@ _TITLE_HINT_RE = re.compile(r"关于|对《|对第|答复|复函|办理情况|�
 _REPLY_RE = re.compile(r"答复|复函|回复|办理情况|的函|回函")
 _TITLE_END_RE = re.compile(r"(?:答复函|答复|复函|的函|回复|答复意见|办理情况|情况的函|意见)$")
 _LIST_SEP_RE = re.compile(r"[,、;\s]+")
+_CATEGORY_MARK_RE = re.compile(r"(?:^|[(\[【])\s*(?P<category>[A-C])\s*类\s*(?:[)\]】]|$)")
 _NAME_SEP_RE = re.compile(r"[、,\s]+|等")
 _NOT_NAME_PARTS = ("人大", "政协", "各位", "全体", "有关", "会议", "届", "代表", "委员", "同志", "领导")
 _NAME_SUFFIXES = ("政协", "人大", "同志", "先生", "女士", "老师")
@@ -310,11 +311,16 @@ def parse_metadata(text: str) -> LetterMeta:
 
 
 def _all_fields(lines: list[str], head_end: int) -> tuple[tuple[str, str], ...]:
-    """Every labelled line: any label in the letterhead and the last lines, known labels elsewhere."""
+    """Every labelled line: any label in the letterhead and the last lines, known labels elsewhere; and a
+    category marked without a label on the first lines ("(A类)", "…的答复(B类)")."""
     tail_start = max(head_end, len(lines) - TAIL_LINES)
     pairs: list[tuple[str, str]] = []
     for i, line in enumerate(lines):
         pairs += labelled_fields(line, generic=i < head_end or i >= tail_start)
+    if field_value(tuple(pairs), "办复类别") is None:
+        marked = next((m for line in lines[:head_end] if (m := _CATEGORY_MARK_RE.search(line))), None)
+        if marked:
+            pairs.append(("办复类别", marked["category"] + "类"))
     return tuple(dict.fromkeys(pairs))
 
 

@@ -51,10 +51,16 @@ def synonym_map() -> dict[str, frozenset[str]]:
 
 @cache
 def unit_group(unit: str) -> frozenset[str]:
-    """The measure words that answer for `unit` (itself included): 个 → 家, 项 …; 天 → 工作日."""
-    for words in _rows("unit_groups.tsv"):
+    """The measure words that answer for `unit` (itself included): 个 → 家, 项, 座 …; 座 → 个; 天 → 工作日.
+
+    On a line of counted things (marked *, chatbot/data/unit_groups.tsv) the general word is answered by the
+    whole line, another word by itself and the general one; on other lines every word by the whole line."""
+    for first, *words in _rows("unit_groups.tsv"):
+        general = first.lstrip("*")
+        if unit == general or (unit in words and first == general):
+            return frozenset([general, *words])
         if unit in words:
-            return frozenset(words)
+            return frozenset({unit, general})
     return frozenset({unit})
 
 
@@ -100,3 +106,9 @@ def measure_words() -> tuple[str, ...]:
     """Measure words and units of figures (家, 人次, 亿立方米 …), longest first: a regex alternation of them
     prefers 家次 to 家."""
     return tuple(sorted({_nfkc(w) for w in data_lines("measure_words.txt")}, key=len, reverse=True))
+
+
+@cache
+def unit_short_names() -> dict[str, tuple[str, ...]]:
+    """How a unit's name ends (残疾人联合会) → the whole short names people use for it (残联)."""
+    return {full: tuple(short) for full, *short in _rows("unit_short_names.tsv")}

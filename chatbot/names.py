@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from .identity import compact
-from .lexicon import department_stems, place_suffixes, unit_suffixes
+from .lexicon import department_stems, place_suffixes, unit_short_names, unit_suffixes
 from .schema import LetterMeta
 
 # Kinds of letter keys. A strong key names one letter on purpose (a 文号, a number, a person, a title); a
@@ -76,6 +76,11 @@ def place_names(place: str) -> set[str]:
 
 def unit_names(unit: str) -> set[str]:
     """A unit's name and its usual forms: 泰顺县交通运输局 → 交通运输局, 交通局, 泰顺交通局, 泰顺县交通局 …"""
+    name = compact(unit)
+    for full, shorts in unit_short_names().items():  # 攸县残疾人联合会 → 残联, 攸县残联
+        if name.endswith(full):
+            owners = {n for p in _places(name[: -len(full)]) for n in place_names(p)} | {""}
+            return {name, full, *(owner + s for owner in owners for s in shorts)}
     places, dept, suffix = split_unit(unit)
     suffixes = {suffix, "委"} if suffix == "委员会" else {suffix}
     stems = {dept, *department_stems().get(dept, ())}
@@ -155,3 +160,22 @@ def letter_id(meta: LetterMeta, stem: str) -> str:
     if meta.unit and compact(meta.unit) not in base:
         base = compact(meta.unit) + ("" if base.startswith(("关于", "对")) else "：") + base
     return base
+
+
+@lru_cache(maxsize=1)
+def _short_to_full() -> dict[str, frozenset[str]]:
+    """A department's usual short name (交通局, 人社部, 残联) → the full names it stands for."""
+    table: dict[str, set[str]] = {}
+    for full, shorts in unit_short_names().items():
+        for short in shorts:
+            table.setdefault(short, set()).add(full)
+    for full_stem, shorts in department_stems().items():
+        for short in shorts:
+            for suffix in ("局", "厅", "部", "委", "办"):
+                table.setdefault(short + suffix, set()).add(full_stem + suffix)
+    return {short: frozenset(fulls) for short, fulls in table.items()}
+
+
+def full_names(word: str) -> frozenset[str]:
+    """The full department names a short one may stand for in a letter's text: 人社部 → 人力资源和社会保障部."""
+    return _short_to_full().get(word, frozenset())

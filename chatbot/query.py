@@ -23,6 +23,7 @@ from .lexicon import (
     role_words,
     synonym_map,
 )
+from .names import full_names
 
 # What kind of value a question asks for.
 COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
@@ -34,6 +35,7 @@ META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送
 
 UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
 # What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
+MODALS = frozenset("能可会要都就还也才再")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
 ASKED_UNITS = "|".join(re.escape(w) for w in measure_words() if w not in place_suffixes())
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
@@ -51,6 +53,8 @@ ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"多长|多远|多宽|多高"), "长度"),
 )
 ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之|人数|数量|总数")
+PLAN_WORDS = frozenset({"计划", "打算", "预计", "准备", "争取", "力争", "要", "能", "将"})
+EVENT_REACH = 2  # characters between a date question word and its event: 什么时候(能)建成
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
 ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
@@ -62,7 +66,10 @@ ASK_ORG_RE = re.compile(
 ORG_RE = re.compile(
     r"[\u4e00-\u9fff]{2,}(?:公司|集团|银行|医院|学校|大学|学院|研究院|研究所|中心|协会|商会|合作社|委员会|局|厅|委|办|部|站)"
 )
-PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)")
+PLACE_RE = re.compile(
+    r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)"
+    r"|[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6})+等?\d*个?(?:省|市|县|区|镇|乡|村|地)"  # 济南、青岛、潍坊3市
+)
 # Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
 # framing, not content, so a passage need not repeat it.
 ASK_TOKEN_RE = re.compile(rf"哪?(?:几|多少|哪)(?:{ASKED_UNITS})?")  # jieba's 几个 / 哪几个: a question word
@@ -105,12 +112,14 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("session", re.compile(r"哪次会议|什么会议|哪个会议|哪届会议|哪一次会议")),
     ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
     ("unit", re.compile(
-        r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复|落款(?!日期|时间|的日期)")),
+        r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复"
+        r"|落款(?!.{0,4}(?:日期|时间|哪天|哪一天|什么时候|几号|何时))")),
     (
         "date",
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
-            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)|(?:答复|回复|复函).{0,12}(?:哪天|什么时候|何时|日期|几号)"
+            r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)"
+            r"|(?:答复|回复|复函|落款).{0,12}(?:哪天|哪一天|什么时候|何时|日期|几号)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -156,6 +165,7 @@ class Question:
     tense: str | None = None  # PLAN, DONE, or None when the question does not say
     is_follow_up: bool = False
     previous: str | None = None
+    names: tuple[str, ...] = ()  # what the question names letters by (their units, places, people, titles)
     scope_doc_ids: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -225,6 +235,8 @@ def units_answering(word: str) -> frozenset[str]:
     found = attribute_units().get(word)
     if found is not None:
         return found
+    if len(word) >= 2 and word.endswith("额"):  # 总额, 贷款额, 限额: an amount of money
+        return attribute_units()["金额"]
     return PERCENT if len(word) >= 2 and word.endswith(RATE_ENDINGS) else frozenset()
 
 
@@ -260,6 +272,8 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
         if PUNCT_RE.fullmatch(word):
             after_question_word = False
             continue
+        if ASK_DATE_RE.fullmatch(word):  # 哪一年 / 哪天 ask a date: the next word is the event, not framing
+            continue
         if QUESTION_WORD_RE.fullmatch(word) or ASK_TOKEN_RE.fullmatch(word):
             after_question_word = first_after = True  # 哪些 (…地方): the kind of answer
             continue
@@ -269,6 +283,7 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
         glued = QUESTION_WORD_RE.sub("", word) if len(word) > 2 else word
         if glued != word:  # 哪些地方: the word the question word asks about names the kind of answer
             after_question_word, first_after, word = True, True, glued
+        word = _without_modal(word)
         if len(word) < 2 or word in fillers() or word.isdigit():
             after_question_word = after_question_word and len(word) < 2  # 哪些(的)… but not 什么时候能…
             continue
@@ -278,9 +293,18 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
         weight = 0.25 if framing or word in role_words() else 0.5 if after_demonstrative or not strong else 1.0
         after_question_word = framing and flag[:1] in {"n", "a"}
         first_after = after_demonstrative = False
-        variants = tuple(sorted(synonym_map().get(word, frozenset({word}))))
+        variants = tuple(sorted(synonym_map().get(word, frozenset({word})) | full_names(word)))
         terms.setdefault(word, Term(word, weight, variants))
     return tuple(terms.values())
+
+
+def _without_modal(word: str) -> str:
+    """A word jieba glued to a modal or adverb (能贷, 券能, 都有) without it, unless it is a word of its own."""
+    if len(word) < 2 or _posseg().tokenizer.FREQ.get(word, 0) >= COMMON_WORD_FREQ:
+        return word
+    if word[0] in MODALS:
+        return word[1:]
+    return word[:-1] if word[-1] in MODALS else word
 
 
 def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
@@ -355,6 +379,18 @@ def asked_tense(text: str) -> str | None:
     return PLAN if plan and not done else DONE if done and not plan else None
 
 
+def _with_event(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """A date question's event (什么时候开工, 哪一年建成) is what the date must be of: its verb weighs like a noun."""
+    near: set[str] = set()
+    for m in ASK_DATE_RE.finditer(asked):
+        after = asked[m.end() : m.end() + EVENT_REACH + 4]
+        before = asked[max(0, m.start() - EVENT_REACH - 4) : m.start()]
+        found = {t.text for t in terms if t.text in after[: EVENT_REACH + len(t.text)]}
+        near |= found or {t.text for t in terms if t.text in before[-(EVENT_REACH + len(t.text)) :]}
+    return tuple(replace(t, weight=1.0) if t.text in near and t.weight < 1.0 and t.text not in role_words()
+                 and t.text not in PLAN_WORDS else t for t in terms)
+
+
 def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
     """An elliptical question that leans on the previous one ("那中试平台呢？", "规模多大？")."""
     return bool(FOLLOW_UP_RE.search(text)) or len(compact(text)) <= 6 or not terms
@@ -412,6 +448,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
     qualifiers = tuple(dict.fromkeys(QUALIFIER_RE.findall(asked)))
+    if kind == DATE:
+        terms = _with_event(asked, terms)
     tense = asked_tense(asked)
     if tense is None and follow_up:
         tense = before.tense
@@ -428,4 +466,5 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         tense=tense,
         is_follow_up=follow_up,
         previous=previous if follow_up else None,
+        names=tuple(names),
     )
