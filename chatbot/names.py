@@ -179,3 +179,8 @@ def _short_to_full() -> dict[str, frozenset[str]]:
 def full_names(word: str) -> frozenset[str]:
     """The full department names a short one may stand for in a letter's text: 人社部 → 人力资源和社会保障部."""
     return _short_to_full().get(word, frozenset())
+
+
+def department_short_names() -> list[str]:
+    """Every usual short name of a department (交通局, 人社部, 残联): words of their own in a question."""
+    return sorted(_short_to_full())

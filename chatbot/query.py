@@ -23,7 +23,7 @@ from .lexicon import (
     role_words,
     synonym_map,
 )
-from .names import full_names
+from .names import department_short_names, full_names
 
 # What kind of value a question asks for.
 COUNT = "count"  # 几家 / 多少 / 规模多大 → a number with a measure word
@@ -35,7 +35,7 @@ META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送
 
 UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
 # What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
-MODALS = frozenset("能可会要都就还也才再")  # jieba glues these to the word beside them: 能贷, 券能
+MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
 ASKED_UNITS = "|".join(re.escape(w) for w in measure_words() if w not in place_suffixes())
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
@@ -49,11 +49,14 @@ ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"百分之(?:几|多少)|百分比|百分点|几成"), "%"),
     (re.compile(r"多少钱|多少资金|多少经费|多少金额"), "元"),
     (re.compile(r"多少倍|几倍|放大.{0,4}(?:多少|几)"), "倍"),
-    (re.compile(r"多长时间|多久|多少时间|几点"), "时长"),
+    (re.compile(r"多长时间|多久|多少时间|几点|(?:期限|时间|周期|工期|时长|期)多长"), "时长"),
     (re.compile(r"多长|多远|多宽|多高"), "长度"),
 )
 ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之|人数|数量|总数")
-PLAN_WORDS = frozenset({"计划", "打算", "预计", "准备", "争取", "力争", "要", "能", "将"})
+# Words next to a date question word that are no event of their own (什么时候开始, 计划什么时候).
+PLAN_WORDS = frozenset({"计划", "打算", "预计", "准备", "争取", "力争", "要", "能", "将", "开始", "进行", "实施",
+                        "开展", "推进", "落实"})
+ASK_ANY_RE = re.compile(r"几|多少|多大|多长|多久|哪|什么|谁|怎么|如何|是否|有没有|吗")
 EVENT_REACH = 2  # characters between a date question word and its event: 什么时候(能)建成
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
@@ -210,11 +213,14 @@ def _new_tagger() -> Any:
     words = tokenizer_copy()
     for word in [*synonym_map(), *attribute_units()]:  # 占比是多少 → 占比 / 是 / 多少
         words.add_word(word)
+    for word in department_short_names():  # 工信部和人社部 → 工信部 / 和 / 人社部
+        words.add_word(word, tag="nt")
     # jieba.posseg.dt read the POS tags of jieba's dictionary when imported: copy them rather than
     # have POSTokenizer's constructor parse dict.txt again (~1 s).
     tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
     tagger.tokenizer = words
     tagger.word_tag_tab = dict(jieba.posseg.dt.word_tag_tab)
+    tagger.word_tag_tab.update(dict.fromkeys(department_short_names(), "nt"))
     return tagger
 
 
@@ -344,7 +350,13 @@ def labelled_field(text: str) -> str | None:
 
 
 def asked_kind(text: str) -> tuple[str, str | None, str | None]:
-    """(kind, unit, meta_field) of a question."""
+    """(kind, unit, meta_field) of a question; of its first part when it asks two things ("几家银行，放款多少")."""
+    parts = [p for p in re.split(r"[，,；;？?]", text) if p.strip()]
+    asking = [p for p in parts if ASK_ANY_RE.search(p)]
+    return _kind_of(asking[0] if len(asking) > 1 else text)
+
+
+def _kind_of(text: str) -> tuple[str, str | None, str | None]:
     if (labelled := labelled_field(text)) is not None:
         return META, None, labelled
     for name, pattern in META_FIELDS:
