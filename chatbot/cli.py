@@ -20,7 +20,7 @@ from .errors import ChatbotError
 EXIT_SKIPPED = 2  # `index build` indexed the corpus but skipped at least one unreadable file
 
 # User-facing text (Chinese), kept together.
-LIST_HEADERS = ("文号", "标题", "代表/委员", "日期", "片段数")
+LIST_HEADERS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数")
 NO_LETTERS = "索引中还没有答复函：用 `chatbot index add 文件` 或 `chatbot index build` 加入。"
 REPORT_LABELS = {
     "added": "新增", "replaced": "替换", "removed": "移除", "unchanged": "未变", "skipped": "跳过",
@@ -172,7 +172,7 @@ def index_remove(doc_id: str, index_dir: Path | None, corpus_dir: Path | None) -
 @_INDEX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of letters instead of a table.")
 def index_list(index_dir: Path | None, as_json: bool) -> None:
-    """List the indexed letters: 文号, title, deputy, date and number of chunks.
+    """List the indexed letters: 文号 (or the id a letter without one gets), title, unit, deputies, date, chunks.
 
     \b
     Examples:
@@ -189,7 +189,8 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
     if not letters:
         click.echo(NO_LETTERS)
         return
-    rows = [(x.doc_id, x.title, "、".join(x.deputies), x.date or "", str(x.chunk_count)) for x in letters]
+    rows = [(x.doc_id, x.title, x.unit or "", "、".join(x.deputies), x.date or "", str(x.chunk_count))
+            for x in letters]
     click.echo("\t".join(LIST_HEADERS))
     for row in rows:
         click.echo("\t".join(row))

@@ -30,6 +30,8 @@ NOT_FOUND_WEAK = "最接近的段落只涉及问题的一部分。"
 POSSIBLY_RELATED = "以下内容可能相关，供参考："
 AMBIGUOUS = "“{reference}”对应{count}份答复函，请指明是哪一份（可以说“第一份”“第二份”，或说出文号、单位）："
 AMBIGUOUS_REASON = "问题所指的答复函不止一份"
+SCOPE_ONE = "好的，接下来只在这份答复函中查找：{letter}。请问想了解什么？"
+SCOPE_ALL = "好的，接下来在全部答复函中查找。"
 NO_PASSAGES = "索引中还没有答复函。"
 HOW_TO_ASK = "请直接问答复函里的内容，例如“2024年计划建成几家概念验证中心？”或“答复函的联系人是谁？”。"
 VALUE_NAMES = {COUNT: "数字", DATE: "日期"}
@@ -279,3 +281,10 @@ def ambiguous_answer(question: Question, scope: Scope, letters: Mapping[str, Let
     rows = [f"{i}. {letter_line(letter)}" for i, letter in enumerate(named, start=1)]
     text = AMBIGUOUS.format(reference=reference, count=len(named)) + "\n\n" + "\n".join(rows)
     return Answer(question.text, text, None, True, [], reason=AMBIGUOUS_REASON)
+
+
+def scope_answer(question: Question, scope: Scope, letters: Mapping[str, LetterInfo]) -> Answer:
+    """A turn that only names the letters to look at: say which, so the deputy sees the conversation's scope."""
+    named = [letters[d] for d in scope.doc_ids if d in letters]
+    text = SCOPE_ONE.format(letter="；".join(letter_line(x) for x in named)) if named else SCOPE_ALL
+    return Answer(question.text, text, None, True, [], scope=list(scope.doc_ids))

@@ -66,6 +66,7 @@ class LetterInfo:
     chunk_count: int
     source: str
     meta: LetterMeta = field(default_factory=LetterMeta)
+    unit: str | None = None  # the responding unit (meta.unit), shown beside the title
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class Scope:
     excluded: tuple[str, ...] = ()  # "其他答复函呢": every letter but these
     reference: str = ""  # the words that named the letters
     soft: tuple[str, ...] = ()  # letters of the place or unit the turn named: what a follow-up keeps to
+    reset: bool = False  # the deputy asked to look at all letters again ("所有答复函")
 
 
 class LetterDirectory:
@@ -235,7 +236,7 @@ def _step(state: _Conversation, question: Question, directory: LetterDirectory) 
         return Scope(titled, explicit=True) if len(titled) == 1 else Scope(ambiguous=titled)
     if ALL_RE.search(question.text):
         others = current.doc_ids or ((state.last_cited,) if state.last_cited else ())
-        return Scope(excluded=others) if OTHERS_RE.search(question.text) else Scope()
+        return Scope(excluded=others) if OTHERS_RE.search(question.text) else Scope(reset=True)
     if PREVIOUS_RE.search(question.text) and len(state.cited) >= 2:
         return Scope((state.cited[-2],), explicit=True)
     if DEMONSTRATIVE_RE.search(question.text) and (state.last_cited or current.doc_ids):

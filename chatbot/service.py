@@ -14,13 +14,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from .compose import ambiguous_answer, compose, to_passage
+from .compose import ambiguous_answer, compose, scope_answer, to_passage
 from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
 from .names import CONTENT_KINDS
-from .query import analyse, warm_up_in_background
+from .query import WHAT, Question, analyse, warm_up_in_background
 from .retrieval import Retriever
 from .schema import Answer, LetterInfo, Passage
 from .scope import LetterDirectory, Reference, Scope, resolve_scope
@@ -101,6 +101,8 @@ class Chatbot:
         scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
         if scope.ambiguous:
             return ambiguous_answer(parsed, scope, directory.by_id)
+        if _only_names_letters(parsed) and (scope.explicit or scope.reset):
+            return scope_answer(parsed, scope, directory.by_id)  # "看91号那份" / "所有答复函": nothing else asked
         # A document named by number that is no letter of the index (温政办〔2023〕64号) is something
         # the passage must mention, not a letter to search in.
         cited = [ref for ref in parsed.references if not directory.named_in(ref)]
@@ -148,6 +150,12 @@ def _names(refs: Sequence[Reference]) -> tuple[list[str], list[str]]:
     and references that only say which letter is meant (文号, numbers)."""
     names = [ref.key for ref in refs if ref.kind in CONTENT_KINDS]
     return names, [ref.key for ref in refs if ref.kind not in CONTENT_KINDS]
+
+
+def _only_names_letters(question: Question) -> bool:
+    """A turn that only says which letters to look at: no content of its own, nothing carried from before."""
+    own = [t for t in question.terms if t.text not in question.names and t.weight >= 0.5]
+    return question.kind == WHAT and not own and not question.context_terms
 
 
 def _checked(question: str) -> str:

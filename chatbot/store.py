@@ -138,7 +138,7 @@ def query_letters(conn: sqlite3.Connection, doc_id: str | None = None,
     for found_id, source, raw_meta, count in rows:
         meta = meta_from_json(raw_meta)
         infos.append(LetterInfo(doc_id=found_id, title=meta.title or found_id, deputies=meta.deputies,
-                                date=meta.date, chunk_count=count, source=source, meta=meta))
+                                date=meta.date, chunk_count=count, source=source, meta=meta, unit=meta.unit))
     return infos
 
 

@@ -46,7 +46,7 @@ SCORE_LABEL = "检索得分"
 QUESTION_TOO_LONG = "问题太长了（最多 {limit} 个字），请精简后再问。"
 ANSWER_FAILED = "暂时无法回答：{reason}"
 NO_LETTERS = "目前还没有收录任何答复函。"
-LETTER_COLUMNS = ("文号", "标题", "代表", "日期", "片段数")
+LETTER_COLUMNS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数")
 
 SERVING = "答复函问答已启动：{url}  （按 Ctrl+C 停止）"
 SERVING_ADMIN = "工作人员页面：{url}  （用户名 {user}，密码即 CHATBOT_ADMIN_PASSWORD）"
@@ -202,13 +202,14 @@ def _table(css_class: str, columns: Sequence[str], rows: Iterable[Sequence[tuple
 
 
 def letters_html(letters: Sequence[LetterInfo]) -> str:
-    """The letters a deputy can ask about: 文号, 标题, 代表, 日期, 片段数."""
+    """The letters a deputy can ask about: 文号/编号, 标题, 答复单位, 代表/委员, 日期, 片段数."""
     if not letters:
         return f'<div class="sources-empty">{NO_LETTERS}</div>'
     rows = [
         [
             ("doc", escape_text(letter.doc_id)),
             ("title", escape_text(letter.title or "")),
+            ("unit", escape_text(letter.unit or "")),
             ("deputies", escape_text("、".join(letter.deputies))),
             ("date", escape_text(letter.date or "")),
             ("count", str(letter.chunk_count)),

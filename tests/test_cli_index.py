@@ -32,10 +32,10 @@ def test_build_then_list(run, idx_corpus) -> None:
     listing = run("index", "list")
     assert listing.exit_code == 0
     assert listing.stdout.splitlines() == [
-        "文号\t标题\t代表/委员\t日期\t片段数",
-        f"{L101}\t关于加快人才引进的建议\t王伟\t2024-07-01\t4",
-        f"{L102}\t关于发展海洋经济的建议\t李娜\t2024-07-02\t4",
-        f"{L103}\t关于改善农村道路的建议\t陈刚\t2024-07-03\t4",
+        "文号/编号\t标题\t答复单位\t代表/委员\t日期\t片段数",
+        f"{L101}\t关于加快人才引进的建议\t温州市科学技术局\t王伟\t2024-07-01\t4",
+        f"{L102}\t关于发展海洋经济的建议\t温州市科学技术局\t李娜\t2024-07-02\t4",
+        f"{L103}\t关于改善农村道路的建议\t温州市科学技术局\t陈刚\t2024-07-03\t4",
     ]
 
 
@@ -74,7 +74,8 @@ def test_add_and_remove(run, idx_settings, idx_corpus, tmp_path) -> None:
     new.write_text(idx_letter_text("温科提复〔2024〕104号", "赵敏", date="2024年8月8日"), encoding="utf-8")
     added = run("index", "add", str(new))
     assert added.exit_code == 0 and added.stdout.startswith("新增  温科提复〔2024〕104号\n")
-    assert "温科提复〔2024〕104号\t关于加快人才引进的建议\t赵敏\t2024-08-08\t4" in run("index", "list").stdout
+    assert "温科提复〔2024〕104号\t关于加快人才引进的建议\t温州市科学技术局\t赵敏\t2024-08-08\t4" in run(
+        "index", "list").stdout
     removed = run("index", "remove", L101)
     assert removed.exit_code == 0
     assert removed.stdout == f"已从索引移除 {L101}；原文件 {L101}.txt 已移至语料目录的 .removed/。\n"
