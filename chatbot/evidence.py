@@ -459,7 +459,8 @@ def _closeness(question: Question, text: str, window_start: int, v_start: int, v
                 crossed = len(CLAUSE_BREAK_RE.findall(text, before, v_start))
                 bound = max(bound, focus / (1 + (v_start - before - len(variant)) / 3) / (1 + crossed))
             after = text.find(variant, v_end)
-            if 0 <= after - v_end <= 12:  # 500亿规模: the term right after the figure binds it too
+            if 0 <= after - v_end <= 12 and not CLAUSE_BREAK_RE.search(text, v_end, after):
+                # 500亿规模: the term right after the figure binds it too, unless a clause ends between them
                 bound = max(bound, 0.5 * focus / (1 + (after - v_end) / 3))
         score += bound
     prefix = text[max(window_start, v_start - 2) : v_start]

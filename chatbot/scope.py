@@ -242,7 +242,8 @@ def _step(state: _Conversation, question: Question, directory: LetterDirectory) 
     if DEMONSTRATIVE_RE.search(question.text) and (state.last_cited or current.doc_ids):
         return Scope((state.last_cited,) if state.last_cited else current.doc_ids, explicit=True)
     if refs:  # a unit or place: a new topic, unless it is the current letter's or only a place
-        letters = set.intersection(*(set(r.letters) for r in refs)) or {d for r in refs for d in r.letters}
+        units = [r for r in refs if r.kind == UNIT] or refs  # a unit names letters; a place may be their content
+        letters = set.intersection(*(set(r.letters) for r in units)) or {d for r in units for d in r.letters}
         only_places = all(r.kind == PLACE for r in refs)  # 泰顺县呢？ may be a row of the current letter's table
         if current.doc_ids and (letters >= set(current.doc_ids) or (current.explicit and only_places)):
             return current
