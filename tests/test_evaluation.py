@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from chatbot.errors import ChatbotError
-from chatbot.evaluation import EvalQuestion, evaluate, format_report, load_questions
-from chatbot.schema import Answer, Passage
+from chatbot.evaluation import (
+    EvalQuestion,
+    evaluate,
+    evaluate_conversations,
+    format_report,
+    load_conversations,
+    load_questions,
+)
+from chatbot.schema import Answer, LetterInfo, Passage
 
 
 def passage(text: str, quote: str, doc_id: str = "A") -> Passage:
@@ -101,3 +108,48 @@ def test_sample_questions_parse() -> None:
     questions = load_questions(sample)
     assert len(questions) == 48
     assert sum(q.evidence is None for q in questions) == 14
+
+
+def _letter(doc_id: str, source: str) -> LetterInfo:
+    return LetterInfo(doc_id=doc_id, title="", deputies=(), date=None, chunk_count=1, source=source)
+
+
+def test_report_per_kind_per_letter_and_why_each_answerable_question_was_refused() -> None:
+    questions = [
+        EvalQuestion("1", "q1", ("5家",), "建成5家", kind="factoid", doc="a.txt"),
+        EvalQuestion("4", "q4", ("56亿元",), "总规模56亿元", kind="meta", doc="a.txt"),
+        EvalQuestion("o1", "o1", (), None, kind="oos", doc="a.txt"),
+    ]
+    replies = dict(REPLIES)
+    replies["q4"] = Answer("q4", "没有找到", None, True, [passage("总规模56亿元。", "总规模56亿元。")],
+                           reason="答复函中未提到：总规模。")
+    report = evaluate(ScriptedBot(replies), questions, [_letter("A", "a.txt")])  # a.txt is letter A
+    assert report.hit_at_1 == 1.0  # the file name named the letter whose id the passages carry
+    assert report.by_kind["factoid"].answer_at_1 == 1.0 and report.by_kind["meta"].false_abstention == 1.0
+    assert report.by_letter["a.txt"].n == 3 and report.by_letter["a.txt"].abstention == 1.0
+    text = format_report(report)
+    assert "per kind:" in text and "per letter:" not in text  # one letter: its figures are the overall ones
+    assert "1 wrongly refused:\n- [4] q4 — 答复函中未提到：总规模。" in text
+
+
+def test_conversations_are_asked_with_the_replies_before_them(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    turns = [{"question": "q1", "doc": "a.txt", "answers": ["5家"], "evidence": "建成5家"},
+             {"question": "o1", "doc": None, "answers": [], "evidence": None},
+             {"question": "amb", "doc": None, "answers": [], "evidence": None, "ambiguous": ["a.txt", "b.txt"]}]
+    path.write_text(json.dumps({"id": "c1", "turns": turns}, ensure_ascii=False) + "\n", encoding="utf-8")
+    seen: list[object] = []
+
+    class Recording(ScriptedBot):
+        def answer(self, question: str, history: Sequence[object] | None = None, k: int = 5) -> Answer:
+            seen.append(history)
+            return super().answer(question, history, k)
+
+    replies = dict(REPLIES, amb=Answer("amb", "1. 《》（A）\n2. 《》（B）", None, True, []))
+    report = evaluate_conversations(Recording(replies), load_conversations(path),
+                                    [_letter("A", "a.txt"), _letter("B", "b.txt")])
+    assert (report.turns, report.right, report.misses) == (3, 3, [])
+    assert seen[0] is None and seen[2] == [{"role": "user", "content": "q1"},
+                                           {"role": "assistant", "content": REPLIES["q1"].answer},
+                                           {"role": "user", "content": "o1"},
+                                           {"role": "assistant", "content": REPLIES["o1"].answer}]
