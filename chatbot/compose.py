@@ -22,6 +22,7 @@ from .scope import Scope
 NOT_FOUND = "现有答复函中没有找到“{question}”的直接答复。"
 NOT_FOUND_TERMS = "答复函中未提到：{terms}。"
 NOT_FOUND_VALUE = "最接近的段落没有给出所问的{what}。"
+NOT_FOUND_COUNTED = "最接近的段落有数字，但数的不是“{what}”。"
 NOT_FOUND_YEAR = "答复函没有提到{years}年的相关内容。"
 NOT_FOUND_QUALIFIER = "答复函没有说明“{qualifiers}”的情况。"
 NOT_FOUND_LIST = "最接近的段落没有列举所问的内容。"
@@ -179,6 +180,8 @@ def abstention_reason(question: Question, evidence: Evidence | None) -> str | No
         return ""
     if question.kind in (COUNT, DATE) and not evidence.direct:
         return NOT_FOUND_VALUE.format(what=VALUE_NAMES[question.kind])
+    if question.kind == COUNT and window.uncounted:
+        return NOT_FOUND_COUNTED.format(what=question.counted)  # 67个老年食堂 is no count of 行政村
     clauses = ACTIVITY_RE.search(question.text) and re.search("[，,]", window.text)
     lists = ENUMERATION_RE.search(window.text) or clauses
     if "哪些" in question.text and not lists:

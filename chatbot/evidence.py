@@ -95,6 +95,7 @@ class Window:
     value_start: int  # span of the value inside the passage text, -1 when there is none
     value_end: int
     score: float
+    uncounted: bool = False  # the figure's own statement does not name what the question counts
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -297,7 +298,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     wants_value = question.kind in (COUNT, DATE)
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
     formula = question.kind != META and bool(FORMULA_RE.search(body))  # 感谢…关心和支持 answers nothing
-    statement, ranked = (start, end), cov
+    statement, ranked, uncounted = (start, end), cov, False
     if wants_value and value and not header:
         # The question's terms must speak of the figure: a term named after its clause belongs to the next
         # statement ("…龙湾区…37.17亿元，…瑞安市…7.16亿元" gives no figure of 瑞安市's), and a statement
@@ -309,6 +310,8 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         bound_text = compact(bound)
         bound_found = [term_found(t, bound_text) for t in terms]
         unbound = _lacking(terms, bound_found, in_heading)
+        uncounted = any(t.text == question.counted and not f and not h
+                        for t, f, h in zip(terms, bound_found, in_heading, strict=True))
         ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * len(unbound)
     score = (
         ranked
@@ -321,7 +324,8 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         + (0.0 if years_ok else -0.6)  # 2023年度 and 2024年计划 are different facts
         - (0.08 if two else 0.0)  # one sentence is a better quote than two, coverage being equal
     )
-    return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score)
+    return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score,
+                  uncounted)
 
 
 def qualifier_found(qualifier: str, asked: str, body: str) -> bool:

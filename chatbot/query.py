@@ -22,6 +22,7 @@ from .lexicon import (
     place_suffixes,
     role_words,
     synonym_map,
+    unit_group,
 )
 from .names import department_short_names, full_names
 
@@ -168,6 +169,7 @@ class Question:
     tense: str | None = None  # PLAN, DONE, or None when the question does not say
     is_follow_up: bool = False
     previous: str | None = None
+    counted: str | None = None  # 多少个行政村 → 行政村: what a figure that answers must count
     names: tuple[str, ...] = ()  # what the question names letters by (their units, places, people, titles)
     scope_doc_ids: tuple[str, ...] = field(default_factory=tuple)
 
@@ -479,4 +481,17 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         is_follow_up=follow_up,
         previous=previous if follow_up else None,
         names=tuple(names),
+        counted=counted_noun(asked, terms) if kind == COUNT else None,
     )
+
+
+def counted_noun(asked: str, terms: Sequence[Term]) -> str | None:
+    """The strong term right after 多少/几 and its measure word (多少个行政村, 几座水库): what is counted."""
+    for m in ASK_COUNT_RE.finditer(asked):
+        if m.group("unit") in unit_group("人"):
+            continue  # 多少人饮水: the people are counted, 饮水 is what they do
+        rest = asked[m.end() : m.end() + 8]
+        for term in terms:
+            if term.strong and rest.startswith(term.text) and not units_answering(term.text):
+                return term.text  # not an attribute (多少比例的行政村 counts nothing)
+    return None
