@@ -22,7 +22,7 @@ from .indexing import BuildReport, add_files, build_index, remove_letter
 from .query import LETTER_WORDS_RE, Question, analyse, warm_up_in_background
 from .retrieval import LetterDirectory, Retriever
 from .schema import Answer, LetterInfo, Passage
-from .store import IndexSnapshot, index_generation, open_index
+from .store import IndexSnapshot, index_version, open_index
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ class Chatbot:
     def snapshot(self) -> IndexSnapshot:
         """The current index, reloaded when its generation on disk moved on."""
         current = self._snapshot
-        generation = index_generation(self.settings.index_dir)
-        if current is not None and current.generation == generation:
+        version = index_version(self.settings.index_dir)
+        if current is not None and (current.index_id, current.generation) == version:
             return current
         embedder = self.embedder
         with self._read_lock:
-            if self._snapshot is None or self._snapshot.generation != generation:
+            if self._snapshot is None or (self._snapshot.index_id, self._snapshot.generation) != version:
                 self._snapshot = open_index(
                     self.settings.index_dir, model_name=embedder.name, dim=embedder.dim, previous=self._snapshot
                 )

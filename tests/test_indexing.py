@@ -412,3 +412,23 @@ def test_an_older_chunker_version_makes_the_next_build_rebuild_everything(idx_se
     report = build_index(idx_settings, embedder)
     assert report.replaced == [L101, L102] and embedder.calls == 2 * CHUNKS_PER_LETTER
     assert _snapshot(idx_settings).meta["chunker_version"] != "old"
+
+
+def test_a_schema_2_index_is_upgraded_in_place_without_embedding_again(idx_settings, idx_corpus) -> None:
+    build_index(idx_settings, HashingEmbedder())
+    with sqlite3.connect(idx_settings.index_dir / "store.sqlite") as conn:  # as the index was before 3
+        conn.execute("DELETE FROM segment_files")
+        for table in ("retired_chunks", "retired_letters", "retired_keys", "retired_segments", "segment_files"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(IndexMismatchError, match=r"schema version 2, this program reads 3: run `chatbot index "
+                                                 r"build` \(it upgrades the index in place\)$"):
+        _snapshot(idx_settings)
+    embedder = HashingEmbedder()
+    report = build_index(idx_settings, embedder)
+    assert (embedder.calls, report.generation, report.unchanged) == (0, 1, [L101, L102, L103])
+    snapshot = _snapshot(idx_settings)
+    assert snapshot.meta["schema_version"] == "3"
+    with sqlite3.connect(idx_settings.index_dir / "store.sqlite") as conn:
+        recorded = {r[0] for r in conn.execute("SELECT file FROM segment_files")}
+    assert recorded == {p.name for p in (idx_settings.index_dir / SEGMENTS_DIR / snapshot.segment_names[0]).iterdir()}
