@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import ui_text as T
 from .api import MAX_QUESTION_CHARS, add_api_routes
 from .config import Settings
-from .errors import ChatbotError, DocumentError
+from .errors import ChatbotError, DocumentError, IndexCorruptError
 
 if TYPE_CHECKING:
     import fastapi
@@ -357,10 +357,14 @@ def serve(settings: Settings, chatbot: Chatbot | None = None) -> None:
 
     bot = chatbot if chatbot is not None else get_chatbot(settings)
     if Path(settings.corpus_dir).is_dir() or not Path(settings.index_dir).exists():
-        report = build_index(settings, bot.embedder)
-        for name, reason in report.skipped:
-            log.warning("skipped %s: %s", name, reason)
-        log.info("index up to date (generation %s)", report.generation)
+        try:
+            report = build_index(settings, bot.embedder)
+        except IndexCorruptError as e:  # serve anyway: every question gets 503 with the way out
+            log.error("the index is damaged, questions get 503 until it is rebuilt: %s", e)
+        else:
+            for name, reason in report.skipped:
+                log.warning("skipped %s: %s", name, reason)
+            log.info("index up to date (generation %s)", report.generation)
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
     print(T.SERVING.format(url=url), flush=True)
