@@ -19,6 +19,7 @@ from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
+from .limits import MAX_QUESTION_CHARS, trim_history
 from .query import LETTER_WORDS_RE, Question, analyse, warm_up_in_background
 from .retrieval import LetterDirectory, Retriever
 from .schema import Answer, LetterInfo, Passage
@@ -26,7 +27,6 @@ from .store import IndexSnapshot, index_version, open_index
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 500
 Progress = Callable[[float, str], None]
 
 
@@ -89,7 +89,8 @@ class Chatbot:
         doc_ids: Sequence[str] | None = None,
     ) -> Answer:
         """The short answer, the quote and its source; or an abstention with possibly related passages."""
-        parsed = analyse(_checked(question), history)
+        question, history = _checked(question), trim_history(history)  # before anything reads them
+        parsed = analyse(question, history)
         retriever = self.retriever()
         directory = retriever.directory
         scope = list(doc_ids or self._scope(parsed, history, directory)) or None
