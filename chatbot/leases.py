@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import time
+import weakref
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,12 @@ LOADING = 0
 
 
 class Lease:
-    """One held lease; `release()` (also called when the snapshot holding it is collected) drops it."""
+    """One held lease; `release()` drops it, and so does collecting the object (a snapshot holds it)."""
 
     def __init__(self, path: Path, fd: int, generation: int) -> None:
         self.path = path
         self.generation = generation
-        self._fd: int | None = fd
+        self._release = weakref.finalize(self, _drop, path, fd)
 
     @classmethod
     def take(cls, index_dir: Path, generation: int) -> Lease | None:
@@ -64,13 +65,14 @@ class Lease:
         return newer
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            self.path.unlink(missing_ok=True)  # first: a writer never sees this name unlocked
-        finally:
-            os.close(self._fd)
-            self._fd = None
+        self._release()
+
+
+def _drop(path: Path, fd: int) -> None:
+    try:
+        path.unlink(missing_ok=True)  # first: a writer never sees this name unlocked
+    finally:
+        os.close(fd)
 
 
 def oldest_held(index_dir: Path) -> int | None:

@@ -20,7 +20,6 @@ import json
 import logging
 import sqlite3
 import threading
-import weakref
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -248,8 +247,7 @@ class _Reader:
         self.versions = versions  # doc_id -> the row id of its first chunk: the letter's version
         self.chunk_counts = chunk_counts  # live chunks per letter
         self._local = threading.local()
-        if lease is not None:
-            weakref.finalize(self, lease.release)
+        self._lease = lease  # released when this reader (so its snapshot and letters) is collected
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -459,17 +457,12 @@ def open_index(index_dir: Path, *, model_name: str | None = None, dim: int | Non
     index_dir = Path(index_dir)
     if not store_path(index_dir).is_file():
         raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
-    lease = Lease.take(index_dir, LOADING)
-    try:
-        return _load(index_dir, model_name, dim, previous, lease)
-    except BaseException:
-        if lease is not None:
-            lease.release()
-        raise
+    return _load(index_dir, model_name, dim, previous, Lease.take(index_dir, LOADING))
 
 
 def _load(index_dir: Path, model_name: str | None, dim: int | None, previous: IndexSnapshot | None,
           lease: Lease | None) -> IndexSnapshot:
+    """The snapshot, holding `lease` (moved to its generation); a load that fails drops the lease with it."""
     try:
         conn = connect(index_dir)
         try:

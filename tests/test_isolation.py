@@ -9,10 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import idx_letter_text
 
 from chatbot.config import Settings
 from chatbot.embedding import HashingEmbedder
+from chatbot.errors import IndexCorruptError
 from chatbot.indexing import add_files, build_index, remove_letter
 from chatbot.leases import READERS_DIR
 from chatbot.service import Chatbot
@@ -154,3 +156,13 @@ def test_a_reader_in_another_process_keeps_its_generation(idx_settings, idx_corp
     remove_letter(idx_settings, L103)  # the reader is gone (its lock went with its process)
     assert not any(folder.exists() for folder in folders)
     assert _count(index_dir, "retired_chunks") == 0
+
+
+def test_a_load_that_fails_holds_no_lease(idx_settings, idx_corpus) -> None:
+    index_dir = idx_settings.index_dir
+    build_index(idx_settings, HashingEmbedder())
+    (segment,) = (index_dir / SEGMENTS_DIR).iterdir()
+    (segment / "vectors.npy").write_bytes(b"")
+    with pytest.raises(IndexCorruptError):
+        open_index(index_dir)
+    assert list((index_dir / READERS_DIR).iterdir()) == []
