@@ -35,6 +35,7 @@ T = TypeVar("T")
 
 MAX_K = 50
 DEFAULT_K = 5
+API_CONCURRENCY = 4  # questions answered at once (2 cores; the chat answers 4 more)
 MAX_HISTORY = MAX_HISTORY_TURNS
 
 
@@ -131,17 +132,37 @@ def error_status(error: ChatbotError) -> int:
     return 400 if isinstance(error, QueryError | DocumentError) else 503
 
 
-async def within_time(func: Callable[..., T], *args: Any, timeout: float = ANSWER_TIMEOUT_S) -> T:
-    """`func(*args)` in a worker thread; BadRequest (503) when it has not returned after `timeout` seconds.
+class Workers:
+    """At most `size` questions of the API answered at once; the others wait (within their time). The chat's
+    Gradio events run in anyio's default pool of 40 threads: API clients alone would fill it and starve the
+    chat (measured: 50 API clients made chat answers wait 24 s at the median)."""
+
+    def __init__(self, size: int = API_CONCURRENCY) -> None:
+        self.size = size
+        self._limiter: Any = None
+
+    def limiter(self) -> Any:
+        import anyio
+
+        if self._limiter is None:  # made in the event loop that uses it
+            self._limiter = anyio.CapacityLimiter(self.size)
+        return self._limiter
+
+
+async def within_time(func: Callable[..., T], *args: Any, timeout: float = ANSWER_TIMEOUT_S,
+                      workers: Workers | None = None) -> T:
+    """`func(*args)` in a worker thread; BadRequest (503) when it has not returned after `timeout` seconds,
+    waiting for a worker included.
 
     The thread is abandoned, not stopped (Python cannot stop one): the caps on every text a question brings
     (chatbot.limits) are what bound its work; this bounds how long a client waits when the server is full.
     """
     import anyio
 
+    limiter = workers.limiter() if workers is not None else None
     try:
         with anyio.fail_after(timeout):
-            return await anyio.to_thread.run_sync(lambda: func(*args), abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(lambda: func(*args), abandon_on_cancel=True, limiter=limiter)
     except TimeoutError:
         log.warning("%s did not return within %.0f s", getattr(func, "__name__", func), timeout)
         raise BadRequest(f"no answer within {timeout:.0f} s: the server is busy, try again", 503) from None
@@ -149,6 +170,7 @@ async def within_time(func: Callable[..., T], *args: Any, timeout: float = ANSWE
 
 def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
     """Register the routes and the error handlers that turn failures into JSON."""
+    workers = Workers()
 
     def error(message: str, status: int) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -173,13 +195,13 @@ def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
         params = request.query_params
         question, k = parse_question(params.get("q")), parse_k(params.get("k"))
         doc_ids = params.getlist("doc_id") or None
-        passages = await within_time(bot.retrieve, question, k, doc_ids)
+        passages = await within_time(bot.retrieve, question, k, doc_ids, workers=workers)
         return JSONResponse({"question": question, "passages": [asdict(p) for p in passages]})
 
     @app.post("/api/ask")
     async def api_ask(request: Request) -> JSONResponse:
         question, history, k = parse_ask_body(await read_body(request))
-        answer = await within_time(bot.answer, question, history, k)
+        answer = await within_time(bot.answer, question, history, k, workers=workers)
         return JSONResponse(asdict(answer))
 
     @app.get("/api/letters")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from chatbot.api import BadRequest, parse_history, within_time
+from chatbot.api import BadRequest, Workers, parse_history, within_time
 from chatbot.app import SHOWN_BYTES, ask, create_app, shown
 from chatbot.embedding import HashingEmbedder
 from chatbot.guard import MAX_JSON_DEPTH, Refused, check_json
@@ -110,3 +111,24 @@ def test_the_chat_keeps_what_the_browser_sends_back_under_the_body_limit(idx_set
     assert SHOWN_BYTES - 1000 < len(json.dumps(messages, ensure_ascii=False).encode()) <= SHOWN_BYTES
     one_big_exchange = [{"role": "user", "content": "x" * SHOWN_BYTES}] * 2
     assert shown(one_big_exchange) == one_big_exchange  # the latest exchange always stays
+
+
+def test_the_api_answers_a_few_questions_at_a_time() -> None:
+    """The API's own workers: API clients alone must not fill the thread pool the chat's events use."""
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def answer(seconds: float) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(seconds)
+        with lock:
+            running[0] -= 1
+
+    async def many() -> None:
+        workers = Workers(size=2)
+        await asyncio.gather(*(within_time(answer, 0.05, workers=workers) for _ in range(8)))
+
+    asyncio.run(many())
+    assert most[0] == 2
