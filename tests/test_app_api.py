@@ -484,6 +484,7 @@ def test_cli_serve_builds_the_missing_index_and_prints_the_url(
         T.SERVING_ADMIN.format(url="http://127.0.0.1:7999/admin", user="admin"),
     ]
     assert served["host"] == "127.0.0.1" and served["port"] == 7999
+    assert served["timeout_keep_alive"] == 75  # longer than clients keep idle connections
     health = TestClient(served["app"]).get("/healthz").json()  # type: ignore[arg-type]
     assert health["letters"] == 1 and health["generation"] >= 1
 
