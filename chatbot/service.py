@@ -37,7 +37,7 @@ class Chatbot:
         self.settings = settings
         self._embedder = embedder
         self._snapshot: IndexSnapshot | None = None
-        self._directory: tuple[int, LetterDirectory] | None = None
+        self._directory: tuple[tuple[str, int], LetterDirectory] | None = None
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
         warm_up_in_background()
@@ -68,9 +68,9 @@ class Chatbot:
     def retriever(self) -> Retriever:
         """A retriever over the current snapshot, with that generation's letter directory (built once)."""
         snapshot = self.snapshot()
-        cached = self._directory
-        if cached is None or cached[0] != snapshot.generation:
-            cached = self._directory = (snapshot.generation, LetterDirectory.of(snapshot))
+        cached, version = self._directory, (snapshot.index_id, snapshot.generation)
+        if cached is None or cached[0] != version:  # a rebuilt index starts its generations again
+            cached = self._directory = (version, LetterDirectory.of(snapshot))
         return Retriever(snapshot, self.embedder, cached[1])
 
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:

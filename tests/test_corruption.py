@@ -142,3 +142,20 @@ def test_check_finds_a_file_changed_in_place_and_passes_a_sound_index(run, idx_s
     report = check_index(idx_settings.index_dir)
     assert report.problems == [f"{SEGMENTS_DIR}/{vocab.parent.name}/vocab.json does not match the checksum "
                                "recorded when it was written"]
+
+
+def test_a_running_chatbot_moves_on_to_the_index_rebuilt_in_its_place(idx_settings, idx_corpus) -> None:
+    from chatbot.indexing import build_index
+    from chatbot.service import Chatbot
+
+    build_index(idx_settings, HashingEmbedder())
+    bot = Chatbot(idx_settings, embedder=HashingEmbedder())
+    assert bot.answer(QUESTION).direct_answer == "5个"
+    old = bot.snapshot()
+    _garbage_store(idx_settings.index_dir)
+    report = build_index(idx_settings, HashingEmbedder(), full=True)
+    assert report.moved_aside is not None and report.generation == old.generation == 1  # numbering starts again
+    new = bot.snapshot()
+    assert new is not old and new.index_id != old.index_id
+    assert bot.retriever().directory.named_in("温科提复〔2024〕102号里的海洋牧场") == ("温科提复〔2024〕102号",)
+    assert bot.answer(QUESTION).direct_answer == "5个"
