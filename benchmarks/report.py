@@ -77,7 +77,8 @@ def _mark(met: bool | None) -> str:
 
 def markdown(results: dict[str, Any], plan: _Plan) -> str:
     parts = [_header(results), _targets_table(results), _quality_table(results, plan), _latency_table(results),
-             _scale_section(results), _huge_section(results), _backends_table(results), _method()]
+             _scale_section(results), _huge_section(results), _backends_table(results), _load_section(results),
+             _method()]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -217,6 +218,51 @@ def _backends_table(results: dict[str, Any]) -> str:
         c = f"{cold[name]:.2f}" if name in cold else "–"
         lines.append(f"| {name} | {s['passages_per_s']:.1f} | {s['query_p50_ms']:.1f} | {s['query_p95_ms']:.1f} | "
                      f"{r['hit_at_1']:.3f} | {r['same_top1_as_torch']}/{r['questions']} | {c} |")
+    return "\n".join(lines)
+
+
+def _load_section(results: dict[str, Any]) -> str:
+    """benchmarks/load.py's runs (benchmarks/load.json), one column per server setting."""
+    runs = list((results.get("load") or {}).values())
+    if not runs:
+        return ""
+
+    def row(label: str, value: Any) -> str:
+        return f"| {label} | " + " | ".join(str(value(r)) for r in runs) + " |"
+
+    def writes(r: dict[str, Any]) -> str:
+        return "; ".join(f"{w['write']} {w['seconds']} s" for w in r["writes"])
+
+    lines = [
+        "## Load test (issue 12)", "",
+        "`python -m benchmarks.load [--keep-alive S]`: HTTP API clients asking back to back, chat sessions "
+        "(Gradio's queue, as the browser does it; a pause between questions) and idle API clients (a pause of about "
+        "5 s, the keep-alive of uvicorn's default and of httpx's pool) ask questions of known answer while "
+        "`chatbot index build --full` and `chatbot index add` (replacing the real letter) commit in turn. An error "
+        "is anything but an answer (a reset connection, a 5xx, a failed chat event); a wrong answer lacks the "
+        "expected figure or letter. `ReadError` is a connection reset by the server as it closed an idle "
+        "connection the client was reusing. The load generator shares the 2 cores with the server and the "
+        "writer, so latencies are those of a saturated machine (the API answers 4 questions at a time, the "
+        "chat 4 more; the rest wait).", "",
+        "| | " + " | ".join(r["server"] for r in runs) + " |", "|---|" + "---|" * len(runs),
+        row("date (UTC)", lambda r: r["date"]),
+        row("clients", lambda r: f"{r['api_clients']} API + {r['chat_sessions']} chat "
+                                 f"(pause {r['chat_think_s'][0]:g}–{r['chat_think_s'][1]:g} s) + "
+                                 f"{r.get('idle_clients', 0)} idle API (pause "
+                                 f"{r.get('idle_pause_s', [0, 0])[0]:g}–{r.get('idle_pause_s', [0, 0])[1]:g} s), "
+                                 f"{r['seconds']:g} s"),
+        row("index", lambda r: f"{r['letters']} letters, {r['chunks']} chunks; {r['questions']} questions"),
+        row("writes (generation before → after)",
+            lambda r: f"{writes(r)} ({r['generations'][0]} → {r['generations'][1]})"),
+    ]
+    for kind in ("api", "chat", "idle"):
+        lines += [
+            row(f"{kind}: requests / errors / wrong answers",
+                lambda r, k=kind: f"{r[k]['requests']} / {r[k]['errors']} / {r[k]['wrong']}" if k in r else "—"),
+            row(f"{kind}: errors by kind", lambda r, k=kind: (r[k]["errors_by_kind"] or "—") if k in r else "—"),
+            row(f"{kind}: p50 / p95 (ms)", lambda r, k=kind: f"{r[k]['p50_ms']} / {r[k]['p95_ms']}" if k in r else "—"),
+        ]
+    lines.append(row("server peak RSS (MB)", lambda r: r["server_peak_rss_mb"]))
     return "\n".join(lines)
 
 

@@ -6,34 +6,37 @@ GET /api/letters            → {"letters": [LetterInfo…]}
 GET /healthz                → {"status": "ok", "letters", "chunks", "generation"}
 
 Every bad request gets a 4xx with {"error": "…"}; errors of the library map to 4xx/503 with their message.
+History turns are trimmed to what analysis reads (chatbot.limits); a question unanswered after
+ANSWER_TIMEOUT_S gets 503. chatbot.guard has already limited the body and refused hostile JSON.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 # Imported at module level: FastAPI resolves the route signatures' annotations in this module's globals.
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .errors import ChatbotError, DocumentError, QueryError
+from .guard import MAX_BODY_BYTES, Refused, check_json
+from .limits import ANSWER_TIMEOUT_S, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, trim_turn
 
 if TYPE_CHECKING:
     from .service import Chatbot
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_QUESTION_CHARS = 500
 MAX_K = 50
 DEFAULT_K = 5
-MAX_HISTORY = 50
+API_CONCURRENCY = 4  # questions answered at once (2 cores; the chat answers 4 more)
+MAX_HISTORY = MAX_HISTORY_TURNS
 
 
 class BadRequest(Exception):
@@ -83,13 +86,13 @@ def parse_history(value: Any) -> list[dict[str, str] | str]:
     turns: list[dict[str, str] | str] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
-            turns.append(item)
+            turns.append(trim_turn(item))
         elif (
             isinstance(item, dict)
             and item.get("role") in ("user", "assistant")
             and isinstance(item.get("content"), str)
         ):
-            turns.append({"role": item["role"], "content": item["content"]})
+            turns.append(trim_turn({"role": item["role"], "content": item["content"]}))
         else:
             raise BadRequest(f"history[{i}] must be a string or {{role: user|assistant, content: string}}")
     return turns
@@ -110,9 +113,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 def parse_ask_body(body: bytes) -> tuple[str, list[dict[str, str] | str], int]:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest(f"body is not JSON ({e}): send {{\"question\": \"…\"}}") from None
+        data = check_json(body)  # also for a body not sent as JSON: the guard only checks those
+    except Refused as e:
+        raise BadRequest(f"{e}: send {{\"question\": \"…\"}}", e.status) from None
     if not isinstance(data, dict):
         raise BadRequest('body must be a JSON object: {"question": "…", "history": [...], "k": 5}')
     unknown = set(data) - {"question", "history", "k"}
@@ -129,8 +132,45 @@ def error_status(error: ChatbotError) -> int:
     return 400 if isinstance(error, QueryError | DocumentError) else 503
 
 
+class Workers:
+    """At most `size` questions of the API answered at once; the others wait (within their time). The chat's
+    Gradio events run in anyio's default pool of 40 threads: API clients alone would fill it and starve the
+    chat (measured: 50 API clients made chat answers wait 24 s at the median)."""
+
+    def __init__(self, size: int = API_CONCURRENCY) -> None:
+        self.size = size
+        self._limiter: Any = None
+
+    def limiter(self) -> Any:
+        import anyio
+
+        if self._limiter is None:  # made in the event loop that uses it
+            self._limiter = anyio.CapacityLimiter(self.size)
+        return self._limiter
+
+
+async def within_time(func: Callable[..., T], *args: Any, timeout: float = ANSWER_TIMEOUT_S,
+                      workers: Workers | None = None) -> T:
+    """`func(*args)` in a worker thread; BadRequest (503) when it has not returned after `timeout` seconds,
+    waiting for a worker included.
+
+    The thread is abandoned, not stopped (Python cannot stop one): the caps on every text a question brings
+    (chatbot.limits) are what bound its work; this bounds how long a client waits when the server is full.
+    """
+    import anyio
+
+    limiter = workers.limiter() if workers is not None else None
+    try:
+        with anyio.fail_after(timeout):
+            return await anyio.to_thread.run_sync(lambda: func(*args), abandon_on_cancel=True, limiter=limiter)
+    except TimeoutError:
+        log.warning("%s did not return within %.0f s", getattr(func, "__name__", func), timeout)
+        raise BadRequest(f"no answer within {timeout:.0f} s: the server is busy, try again", 503) from None
+
+
 def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
     """Register the routes and the error handlers that turn failures into JSON."""
+    workers = Workers()
 
     def error(message: str, status: int) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -146,21 +186,22 @@ def add_api_routes(app: FastAPI, bot: Chatbot) -> None:
         return error(f"bad request: {exc}", 400)
 
     app.add_exception_handler(BadRequest, on_bad_request)
+    app.add_exception_handler(Refused, on_bad_request)
     app.add_exception_handler(ChatbotError, on_library_error)
     app.add_exception_handler(RequestValidationError, on_validation)
 
     @app.get("/api/retrieve")
-    def api_retrieve(request: Request) -> JSONResponse:
+    async def api_retrieve(request: Request) -> JSONResponse:
         params = request.query_params
         question, k = parse_question(params.get("q")), parse_k(params.get("k"))
         doc_ids = params.getlist("doc_id") or None
-        passages = bot.retrieve(question, k=k, doc_ids=doc_ids)
+        passages = await within_time(bot.retrieve, question, k, doc_ids, workers=workers)
         return JSONResponse({"question": question, "passages": [asdict(p) for p in passages]})
 
     @app.post("/api/ask")
     async def api_ask(request: Request) -> JSONResponse:
         question, history, k = parse_ask_body(await read_body(request))
-        answer = await run_in_threadpool(bot.answer, question, history, k)
+        answer = await within_time(bot.answer, question, history, k, workers=workers)
         return JSONResponse(asdict(answer))
 
     @app.get("/api/letters")

@@ -1,13 +1,16 @@
 """The web app: the deputies' chat (Gradio) at /, the staff page at /admin and the HTTP API, on one FastAPI.
 
 The staff page exists only when CHATBOT_ADMIN_PASSWORD is set; without it every /admin path answers 404 and
-no Gradio event of the public page touches the index. All loaded state lives in the `Chatbot` passed in;
-a chat's history lives in the browser session (gr.State / the Chatbot value), never in this module.
+no Gradio event of the public page touches the index. chatbot.guard screens every request (body limits,
+hostile JSON, no uploads or file serving on the chat), chatbot.staff every /admin one (login, sessions,
+uploads). All loaded state lives in the `Chatbot` passed in; a chat's history lives in the browser session
+(gr.State / the Chatbot value), never in this module.
 """
 
 from __future__ import annotations
 
-import hmac
+import contextlib
+import json
 import logging
 import re
 import shutil
@@ -17,9 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import ui_text as T
-from .api import MAX_QUESTION_CHARS, add_api_routes
+from .api import add_api_routes
 from .config import Settings
-from .errors import ChatbotError, DocumentError
+from .errors import ChatbotError, DocumentError, IndexCorruptError
+from .guard import RequestGuard
+from .limits import MAX_QUESTION_CHARS, trim_turn
+from .scope import HISTORY_TURNS
+from .staff import ADMIN_USER, StaffGate, session_key
 
 if TYPE_CHECKING:
     import fastapi
@@ -30,68 +37,48 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ADMIN_PATH = "/admin"
-ADMIN_USER = "admin"  # documented; any user name is accepted, the password is the secret
 ALLOWED_SUFFIXES = (".docx", ".pdf", ".txt", ".md")
+MAX_UPLOAD_FILES = 20  # files a staff upload may carry at once
 CHAT_CONCURRENCY = 4  # Chatbot is thread-safe; answering takes tens of milliseconds
 WRITE_QUEUE = "index-write"  # upload, remove and rebuild run one at a time, in a worker thread
-_ADMIN_RE = re.compile(r"^/+admin", re.IGNORECASE)
-
-
-class AdminGuard:
-    """ASGI middleware: 404 on every /admin* path (HTTP and websocket) when no staff password is set.
-
-    The staff page is not even mounted then; this makes "no management function is reachable" hold
-    whatever else gets mounted later.
-    """
-
-    def __init__(self, app: Any, enabled: bool) -> None:
-        self.app = app
-        self.enabled = enabled
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if not self.enabled and scope["type"] in ("http", "websocket") and _ADMIN_RE.match(scope["path"]):
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-                return
-            from starlette.responses import JSONResponse
-
-            await JSONResponse({"error": "not found"}, status_code=404)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+# What a chat session keeps: the turns follow-ups and the conversation's scope read (raw, trimmed; as many as
+# chatbot.scope reads), and what the page shows, cut to a byte budget because the browser sends it back with
+# every question (the body limit is 64 KB).
+KEPT_TURNS = HISTORY_TURNS
+SHOWN_BYTES = 32 * 1024
+# How long an idle keep-alive connection stays open. uvicorn's default, 5 s, equals httpx's pool expiry (and
+# is below most clients' and proxies'): a client reusing a connection just as the server closes it gets a
+# reset (9 of 4,938 requests under load, issue 12). The side that keeps a connection longer must be the
+# server, so that the client is always the one to close it.
+KEEP_ALIVE_S = 75
 
 
 def create_app(settings: Settings, chatbot: Chatbot | None = None) -> fastapi.FastAPI:
     """The whole web app: HTTP API routes, then /admin (if a password is set), then the chat at /."""
     import gradio as gr
     from fastapi import FastAPI
+    from gradio.utils import get_upload_folder
 
     from .service import get_chatbot
 
     bot = chatbot if chatbot is not None else get_chatbot(settings)
     app = FastAPI(title=T.APP_TITLE, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
-    app.add_middleware(AdminGuard, enabled=bool(settings.admin_password))
+    upload_limit = int(settings.max_file_mb * 1024 * 1024)
+    if settings.admin_password:
+        key = session_key(settings.admin_password, settings.cache_dir)
+        app.add_middleware(StaffGate, password=settings.admin_password, key=key,
+                           upload_folder=Path(get_upload_folder()))  # fmt: skip
+    app.add_middleware(RequestGuard, admin_enabled=bool(settings.admin_password),
+                       staff_upload_bytes=MAX_UPLOAD_FILES * upload_limit + 1024 * 1024)  # outermost: first
     add_api_routes(app, bot)  # before the Gradio mount at "/", which would otherwise catch these paths
     theme = gr.themes.Default(primary_hue="blue", neutral_hue="slate")
     common: dict[str, Any] = {"theme": theme, "css": T.CSS, "ssr_mode": False, "footer_links": []}
-    if settings.admin_password:
-        upload_limit = int(settings.max_file_mb * 1024 * 1024)
-        gr.mount_gradio_app(
-            app, admin_blocks(bot, settings), path=ADMIN_PATH, auth=password_check(settings.admin_password),
-            auth_message=T.ADMIN_LOGIN_MESSAGE, max_file_size=upload_limit, **common,
-        )  # fmt: skip
-    # The chat has no file input: refuse uploads beyond a token size on its upload route.
+    if settings.admin_password:  # StaffGate logs staff in: Gradio's own login would keep sessions in memory
+        gr.mount_gradio_app(app, admin_blocks(bot, settings), path=ADMIN_PATH, max_file_size=upload_limit,
+                            **common)  # fmt: skip
+    # The chat has no file input; the guard also refuses its upload route.
     gr.mount_gradio_app(app, chat_blocks(bot), path="/", max_file_size="1kb", **common)
     return app
-
-
-def password_check(password: str) -> Callable[[str, str], bool]:
-    """Gradio auth callable: any user name, the staff password (compared in constant time)."""
-    expected = password.encode()
-
-    def check(username: str, given: str) -> bool:
-        return hmac.compare_digest(expected, (given or "").encode())
-
-    return check
 
 
 # ---------------------------------------------------------------- the deputies' chat
@@ -103,24 +90,36 @@ def ask(
     """One chat turn: returns (textbox, chat messages, this session's raw turns, sources panel).
 
     `history` is what the chat shows (user text escaped for display); `turns` keeps the raw question and
-    the answer of each earlier turn, which is what the follow-up logic reads.
+    the answer of the last few turns (trimmed as the service would), which is what the follow-up logic reads.
     """
     message = (message or "").strip()
     if not message:
         return "", history, turns, _unchanged()
-    user = {"role": "user", "content": T.literal_markdown(message)}
+    user = {"role": "user", "content": T.literal_markdown(message if len(message) <= MAX_QUESTION_CHARS
+                                                          else f"{message[:MAX_QUESTION_CHARS]}…")}
     if len(message) > MAX_QUESTION_CHARS:
         reply = T.QUESTION_TOO_LONG.format(limit=MAX_QUESTION_CHARS)
-        return "", [*history, user, {"role": "assistant", "content": reply}], turns, _unchanged()
+        return "", shown([*history, user, {"role": "assistant", "content": reply}]), turns, _unchanged()
     try:
         answer = bot.answer(message, history=list(turns))
     except ChatbotError as e:
         log.warning("cannot answer %r: %s", message, e)
         reply = T.ANSWER_FAILED.format(reason=T.literal_markdown(str(e)))
-        return "", [*history, user, {"role": "assistant", "content": reply}], turns, _unchanged()
+        return "", shown([*history, user, {"role": "assistant", "content": reply}]), turns, _unchanged()
     said = {"role": "assistant", "content": answer.answer}
-    new_turns = [*turns, {"role": "user", "content": message}, said]
-    return "", [*history, user, said], new_turns, T.sources_html(answer)
+    new_turns = [trim_turn(t) for t in [*turns, {"role": "user", "content": message}, said][-KEPT_TURNS:]]
+    return "", shown([*history, user, said]), new_turns, T.sources_html(answer)
+
+
+def shown(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest messages whose JSON fits SHOWN_BYTES, dropping whole exchanges (a question, its reply)
+    from the start: the browser sends what the chat shows back with every question."""
+    def size(items: list[dict[str, Any]]) -> int:
+        return len(json.dumps(items, ensure_ascii=False, default=str).encode())
+
+    while len(messages) > 2 and size(messages) > SHOWN_BYTES:
+        messages = messages[2:]
+    return messages
 
 
 def _unchanged() -> Any:
@@ -180,6 +179,8 @@ def chat_blocks(bot: Chatbot) -> gr.Blocks:
         demo.load(show_letters, None, letters, api_visibility="private")
         letters_tab.select(show_letters, None, letters, api_visibility="private")  # letters added meanwhile
         refresh.click(show_letters, None, letters, api_name="letters")
+    # Only through the queue: Gradio's direct /gradio_api/run route answers 500 to input it cannot process.
+    demo.queue(api_open=False)
     return demo
 
 
@@ -220,12 +221,32 @@ def screen_uploads(paths: Sequence[str], max_file_mb: float) -> tuple[list[Path]
     return accepted, refused
 
 
-def upload_letters(bot: Chatbot, paths: Sequence[str], max_file_mb: float, progress: Any) -> str:
-    """Stage accepted uploads under safe names, index them through `bot.add_files`, describe the result."""
+def upload_letters(bot: Chatbot, paths: Sequence[str], max_file_mb: float, progress: Any,
+                   upload_folder: Path | None = None) -> str:
+    """Stage accepted uploads under safe names, index them through `bot.add_files`, describe the result.
+
+    Only files inside Gradio's upload folder (`upload_folder`) are read: any other path is refused and left
+    alone. Every upload read is deleted afterwards, indexed or refused (the corpus keeps its own copy).
+    """
     if not paths:
         return T.UPLOAD_NOTHING
-    accepted, refused = screen_uploads(paths, max_file_mb)
-    lines = [f"- {T.REPORT_SKIPPED}：{T.literal_markdown(n)} — {r}" for n, r in refused]
+    folder = Path(upload_folder or _gradio_upload_folder()).resolve()
+    ours = [p for p in paths if Path(p).resolve().is_relative_to(folder) and Path(p).is_file()]
+    foreign = [p for p in paths if p not in ours]
+    for path in foreign:
+        log.warning("refused an upload outside %s: %s", folder, path)
+    try:
+        return _index_uploads(bot, ours, [(Path(p).name, T.UPLOAD_NOT_OURS) for p in foreign], max_file_mb,
+                              progress)  # fmt: skip
+    finally:
+        for path in ours:
+            _delete_upload(Path(path), folder)
+
+
+def _index_uploads(bot: Chatbot, paths: Sequence[str], refused: list[tuple[str, str]], max_file_mb: float,
+                   progress: Any) -> str:
+    accepted, too_bad = screen_uploads(paths, max_file_mb)
+    lines = [f"- {T.REPORT_SKIPPED}：{T.literal_markdown(n)} — {r}" for n, r in [*refused, *too_bad]]
     if accepted:
         with tempfile.TemporaryDirectory(prefix="chatbot-upload-") as tmp:
             staged = []
@@ -240,6 +261,28 @@ def upload_letters(bot: Chatbot, paths: Sequence[str], max_file_mb: float, progr
                 return "\n".join([_failure(e), *lines])
         lines.insert(0, T.report_markdown(report))
     return "\n".join(lines)
+
+
+def _gradio_upload_folder() -> Path:
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
+def _delete_upload(path: Path, folder: Path) -> None:
+    """Delete an upload and the per-file folder Gradio made for it (never anything outside `folder`)."""
+    path.unlink(missing_ok=True)
+    parent = path.resolve().parent
+    if parent != folder and parent.is_relative_to(folder):
+        with contextlib.suppress(OSError):  # not empty: another upload of the same content
+            parent.rmdir()
+
+
+def removal_prompt(doc_id: str | None) -> tuple[bool, str, str | None]:
+    """The staff page's confirmation before removing: (show the prompt, its text, the letter pending)."""
+    if not doc_id:
+        return False, T.REMOVE_NOTHING, None
+    return True, T.REMOVE_CONFIRM.format(doc=T.literal_markdown(doc_id)), doc_id
 
 
 def remove_status(bot: Chatbot, doc_id: str | None) -> str:
@@ -287,7 +330,8 @@ def admin_blocks(bot: Chatbot, settings: Settings) -> gr.Blocks:
     """The staff page: upload, remove, rebuild, and the retrieval test (命中测试)."""
     import gradio as gr
 
-    with gr.Blocks(title=T.ADMIN_TITLE, analytics_enabled=False) as admin:
+    # delete_cache: uploads never handed to the upload button go after a day (Gradio deletes them)
+    with gr.Blocks(title=T.ADMIN_TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as admin:
         gr.Markdown(T.ADMIN_INTRO)
         with gr.Tabs():
             with gr.Tab(T.TAB_UPLOAD, id="upload-tab"):
@@ -302,6 +346,11 @@ def admin_blocks(bot: Chatbot, settings: Settings) -> gr.Blocks:
                 with gr.Row():
                     doc = gr.Dropdown(label=T.REMOVE_LABEL, choices=[], elem_id="remove-doc", scale=3)
                     remove_btn = gr.Button(T.REMOVE_BUTTON, variant="stop", elem_id="remove-btn", scale=1)
+                with gr.Row(visible=False, elem_id="remove-confirm") as confirm_row:
+                    confirm_text = gr.Markdown(elem_id="remove-confirm-text")
+                    confirm_btn = gr.Button(T.REMOVE_CONFIRM_BUTTON, variant="stop", elem_id="remove-confirm-btn")
+                    cancel_btn = gr.Button(T.REMOVE_CANCEL_BUTTON, elem_id="remove-cancel-btn")
+                pending = gr.State(None)  # the letter the prompt asks about
                 with gr.Row():
                     full = gr.Checkbox(label=T.REBUILD_FULL_LABEL, value=False, elem_id="rebuild-full")
                     rebuild_btn = gr.Button(T.REBUILD_BUTTON, elem_id="rebuild-btn")
@@ -323,8 +372,15 @@ def admin_blocks(bot: Chatbot, settings: Settings) -> gr.Blocks:
             status = upload_letters(bot, paths or [], settings.max_file_mb, progress)
             return (status, None, *listing())
 
+        def ask_remove(doc_id: str | None) -> tuple[Any, ...]:
+            show, text, letter = removal_prompt(doc_id)
+            return gr.Row(visible=show), text if show else "", letter, "" if show else text
+
         def remove(doc_id: str | None) -> tuple[Any, ...]:
-            return (remove_status(bot, doc_id), *listing())
+            return (remove_status(bot, doc_id), *listing(), gr.Row(visible=False), None)
+
+        def cancel() -> tuple[Any, ...]:
+            return T.REMOVE_CANCELLED, gr.Row(visible=False), None
 
         def rebuild(full_rebuild: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
             return (rebuild_status(bot, full_rebuild, progress), *listing())
@@ -336,11 +392,15 @@ def admin_blocks(bot: Chatbot, settings: Settings) -> gr.Blocks:
             "concurrency_id": WRITE_QUEUE, "concurrency_limit": 1, "api_visibility": "private"
         }  # fmt: skip
         upload_btn.click(upload, files, [upload_status, files, letters, doc], **write)
-        remove_btn.click(remove, doc, [manage_status, letters, doc], **write)
+        remove_btn.click(ask_remove, doc, [confirm_row, confirm_text, pending, manage_status],
+                         api_visibility="private")  # fmt: skip
+        confirm_btn.click(remove, pending, [manage_status, letters, doc, confirm_row, pending], **write)
+        cancel_btn.click(cancel, None, [manage_status, confirm_row, pending], api_visibility="private")
         rebuild_btn.click(rebuild, full, [manage_status, letters, doc], **write)
         probe_btn.click(probe, [probe_q, probe_k], probe_out, api_visibility="private")
         probe_q.submit(probe, [probe_q, probe_k], probe_out, api_visibility="private")
         admin.load(listing, None, [letters, doc], api_visibility="private")
+    admin.queue(api_open=False)
     return admin
 
 
@@ -357,13 +417,17 @@ def serve(settings: Settings, chatbot: Chatbot | None = None) -> None:
 
     bot = chatbot if chatbot is not None else get_chatbot(settings)
     if Path(settings.corpus_dir).is_dir() or not Path(settings.index_dir).exists():
-        report = build_index(settings, bot.embedder)
-        for name, reason in report.skipped:
-            log.warning("skipped %s: %s", name, reason)
-        log.info("index up to date (generation %s)", report.generation)
+        try:
+            report = build_index(settings, bot.embedder)
+        except IndexCorruptError as e:  # serve anyway: every question gets 503 with the way out
+            log.error("the index is damaged, questions get 503 until it is rebuilt: %s", e)
+        else:
+            for name, reason in report.skipped:
+                log.warning("skipped %s: %s", name, reason)
+            log.info("index up to date (generation %s)", report.generation)
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
     print(T.SERVING.format(url=url), flush=True)
     if settings.admin_password:
         print(T.SERVING_ADMIN.format(url=f"{url}{ADMIN_PATH}", user=ADMIN_USER), flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)

@@ -28,6 +28,12 @@ REPORT_LABELS = {
 REPORT_SUMMARY = "共嵌入 {chunks} 个片段，用时 {seconds:.1f} 秒，索引版本 {generation}。"
 ALSO_SEE = "其他相关段落："
 REMOVED_MESSAGE = "已从索引移除 {doc_id}；原文件 {source} 已移至语料目录的 .removed/。"
+MOVED_ASIDE = "原索引已损坏：已整体移到 {path}（未删除任何文件），本次从语料目录重建。"
+CHECK_OK = "索引完好：已核对 {files} 个文件，索引版本 {generation}。"
+CHECK_NOTE = "提示"
+CHECK_PROBLEM = "损坏"
+CHECK_DAMAGED = ("索引 {index} 有 {count} 处损坏：运行 `chatbot index build --full` 从语料重建"
+                 "（损坏的索引会被整体移到一旁，不会删除）。")
 
 
 class ChatbotGroup(click.Group):
@@ -90,6 +96,8 @@ _CORPUS_OPTION = click.option(
 
 
 def _print_report(report: Any) -> None:
+    if getattr(report, "moved_aside", None):
+        click.echo(MOVED_ASIDE.format(path=report.moved_aside), err=True)
     for key, label in REPORT_LABELS.items():
         for item in getattr(report, key):
             if key == "skipped":
@@ -166,6 +174,32 @@ def index_remove(doc_id: str, index_dir: Path | None, corpus_dir: Path | None) -
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
     source = remove_letter(settings, doc_id)
     click.echo(REMOVED_MESSAGE.format(doc_id=doc_id, source=source))
+
+
+@index_group.command("check")
+@_INDEX_OPTION
+def index_check(index_dir: Path | None) -> None:
+    """Verify every file of the index against the sizes and checksums recorded when it was written.
+
+    Checks store.sqlite (SQLite's integrity check), every segment file (size and SHA-256), and that
+    the index loads. Prints each problem with the file it concerns; exit code 1 when anything is damaged.
+
+    \b
+    Examples:
+      chatbot index check
+      chatbot index check --index /srv/chatbot/index
+    """
+    from .check import check_index
+
+    settings = _settings(index_dir=index_dir)
+    report = check_index(settings.index_dir)
+    for note in report.notes:
+        click.echo(f"{CHECK_NOTE}  {note}")
+    for problem in report.problems:
+        click.echo(f"{CHECK_PROBLEM}  {problem}")
+    if report.problems:
+        raise click.ClickException(CHECK_DAMAGED.format(index=settings.index_dir, count=len(report.problems)))
+    click.echo(CHECK_OK.format(files=report.files_verified, generation=report.generation))
 
 
 @index_group.command("list")

@@ -2,7 +2,8 @@
 
 chatbot.indexing decides WHAT changes (which letters to add, replace, drop); this module applies a change
 atomically. The SQLite commit is the switch-over: a segment folder written before it is invisible until
-the commit lists it, and an uncommitted one is an orphan deleted by the next write.
+the commit lists it, and an uncommitted one is an orphan deleted by the next write. What a commit drops is
+retired, not deleted (chatbot.versions): readers still on an older generation read it until they are done.
 """
 
 from __future__ import annotations
@@ -20,15 +21,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
-from . import bm25
+from . import bm25, leases, versions
 from .embedding import Embedder
+from .errors import IndexCorruptError
 from .names import letter_keys
 from .schema import Chunk, Document
-from .segments import IVF_MIN_VECTORS, SegmentData, merge_data, read_segment, write_segment
-from .store import MANIFEST_FILE, SCHEMA, SCHEMA_VERSION, SEGMENTS_DIR, build_manifest, connect, read_meta
+from .segments import IVF_MIN_VECTORS, SegmentData, file_checksums, merge_data, read_segment, write_segment
+from .store import (
+    MANIFEST_FILE,
+    REBUILD_HINT,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEGMENTS_DIR,
+    build_manifest,
+    connect,
+    read_meta,
+    store_path,
+)
 from .tokens import TOKENIZER_VERSION, tokenize
 
 log = logging.getLogger(__name__)
@@ -68,42 +81,73 @@ def write_manifest(index_dir: Path, conn: sqlite3.Connection) -> None:
 
 
 def remove_orphans(index_dir: Path, conn: sqlite3.Connection) -> None:
-    """Delete segment folders no committed generation lists (a killed write's, or merged-away ones)."""
+    """Delete segment folders that neither the index nor a reader still on an older generation lists
+    (a killed write's, or merged-away and retired ones that every reader has moved past)."""
     folder = index_dir / SEGMENTS_DIR
     if not folder.is_dir():
         return
-    listed = {r[0] for r in conn.execute("SELECT name FROM segments")}
+    kept = versions.kept_segments(conn)
     for child in folder.iterdir():
-        if child.name not in listed:
-            log.info("removing orphan segment folder %s", child)
+        if child.name not in kept:
+            log.info("removing segment folder %s: no generation a reader holds lists it", child)
             shutil.rmtree(child, ignore_errors=True)
 
 
-@contextmanager
-def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
-    """The index's single writer: an exclusive lock file, the schema, and orphan cleanup."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_FILE, "w") as lock:
+def clean_up(index_dir: Path, conn: sqlite3.Connection) -> None:
+    """Purge what was retired before the oldest generation a reader holds, then the folders nobody lists."""
+    current = int(read_meta(conn).get("generation", 0))
+    oldest = leases.oldest_held(index_dir)
+    versions.purge(conn, current if oldest is None else min(oldest, current))
+    remove_orphans(index_dir, conn)
+
+
+def lock_index(index_dir: Path) -> TextIO:
+    """The index's exclusive write lock (an open lock file: closing it unlocks).
+
+    A writer that waited may find the folder moved aside meanwhile (`build --full` on a damaged index): it
+    then locks the new folder's lock file instead of writing into it under the old one's.
+    """
+    while True:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / LOCK_FILE, "a")  # noqa: SIM115 - returned open: closing it unlocks
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log.warning("another process is writing the index at %s; waiting for it", index_dir)
             fcntl.flock(lock, fcntl.LOCK_EX)
-        conn = connect(index_dir, readonly=False)
         try:
+            same = os.path.samestat(os.fstat(lock.fileno()), os.stat(index_dir / LOCK_FILE))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return lock
+        lock.close()
+
+
+@contextmanager
+def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
+    """The index's single writer: an exclusive lock file, the schema, and the clean-up of old generations."""
+    with lock_index(index_dir):
+        try:
+            conn = connect(index_dir, readonly=False)
             _migrate(conn)
             conn.executescript(SCHEMA)
-            remove_orphans(index_dir, conn)
+        except sqlite3.DatabaseError as e:
+            raise IndexCorruptError(f"{store_path(index_dir)} is damaged ({e}): {REBUILD_HINT}") from e
+        try:
+            clean_up(index_dir, conn)
             yield conn
         finally:
             conn.close()
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Drop the tables whose columns changed since an older schema (the rebuild that follows refills them)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(letter_keys)")}
-    if columns and "kind" not in columns:
-        conn.execute("DROP TABLE letter_keys")
+    """Drop the tables whose columns changed since an older schema; the full rebuild that the older schema
+    calls for refills them (schema 4: letter_keys say what kind of name each key is)."""
+    for table in ("letter_keys", "retired_keys"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if columns and "kind" not in columns:
+            conn.execute(f"DROP TABLE {table}")
 
 
 # --- the commit -----------------------------------------------------------------------------------------
@@ -131,43 +175,58 @@ def commit(index_dir: Path, conn: sqlite3.Connection, change: Change, embedder: 
     """Apply `change` in one transaction; returns the new generation."""
     from .chunking import CHUNKER_VERSION
 
+    files = file_checksums(index_dir / SEGMENTS_DIR / segment[0]) if segment is not None else []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        touched = delete_docs(conn, change)
+        meta = read_meta(conn)
+        generation = int(meta.get("generation", 0)) + 1
+        touched = delete_docs(conn, change, generation)
         if segment is not None:
             name, ids = segment
             conn.execute("INSERT INTO segments (name, n, kind) VALUES (?, ?, ?)", (name, len(ids), "flat"))
+            record_files(conn, name, files)
             insert_docs(conn, change.new, name, int(ids[0]) if len(ids) else 0)
-        for seg in touched:  # a segment left with only tombstones leaves the index
-            if conn.execute("SELECT 1 FROM chunks WHERE segment = ? LIMIT 1", (seg,)).fetchone() is None:
-                conn.execute("DELETE FROM segments WHERE name = ?", (seg,))
-        generation = int(read_meta(conn).get("generation", 0)) + 1
-        meta = {"generation": str(generation), "build_time": now_iso()}
+        # a segment left with only tombstones leaves the index
+        empty = [seg for seg in sorted(touched)
+                 if conn.execute("SELECT 1 FROM chunks WHERE segment = ? LIMIT 1", (seg,)).fetchone() is None]
+        versions.retire_segments(conn, generation, empty)
+        new_meta = {"generation": str(generation), "build_time": now_iso()}
+        if "index_id" not in meta:  # tells a new index in the same folder from the old one (chatbot.service)
+            new_meta["index_id"] = secrets.token_hex(8)
         if embedder is not None:  # only writes that embed (build, add) vouch for the versions
-            meta.update(schema_version=str(SCHEMA_VERSION), chunker_version=CHUNKER_VERSION,
-                        tokenizer_version=TOKENIZER_VERSION, embedding_model=embedder.name,
-                        dim=str(embedder.dim))
-        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+            new_meta.update(schema_version=str(SCHEMA_VERSION), chunker_version=CHUNKER_VERSION,
+                            tokenizer_version=TOKENIZER_VERSION, embedding_model=embedder.name,
+                            dim=str(embedder.dim))
+        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", new_meta.items())
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     write_manifest(index_dir, conn)
-    remove_orphans(index_dir, conn)
+    clean_up(index_dir, conn)
     return generation
 
 
-def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
-    """Delete the rows of the letters `change` drops; returns the segments that held their chunks."""
+def record_files(conn: sqlite3.Connection, segment: str, files: list[tuple[str, int, str]]) -> None:
+    """The sizes and checksums of a segment's files, as written (`chatbot index check` verifies them)."""
+    conn.executemany("INSERT OR REPLACE INTO segment_files (segment, file, size, sha256) VALUES (?, ?, ?, ?)",
+                     [(segment, name, size, sha) for name, size, sha in files])
+
+
+def delete_docs(conn: sqlite3.Connection, change: Change, generation: int) -> set[str]:
+    """Retire, then delete, the rows of the letters `change` drops; returns the segments that held their
+    chunks. Readers of generations before `generation` still find them in the retired tables."""
     touched: set[str]
     if change.drop_all:
         touched = {r[0] for r in conn.execute("SELECT name FROM segments")}
+        versions.retire_letters(conn, generation, None)
         conn.execute("DELETE FROM chunks")
         conn.execute("DELETE FROM docs")
         conn.execute("DELETE FROM letter_keys")
         conn.execute("DELETE FROM letter_rows")
         return touched
     touched = set()
+    versions.retire_letters(conn, generation, change.drop)
     for doc_id in sorted(change.drop):
         touched.update(r[0] for r in conn.execute("SELECT DISTINCT segment FROM chunks WHERE doc_id = ?",
                                                    (doc_id,)))
@@ -225,12 +284,14 @@ def maybe_merge(index_dir: Path, conn: sqlite3.Connection) -> int | None:
     name = f"g{generation:08d}-{secrets.token_hex(3)}"
     data = merge_data(parts, live_ids)
     info = write_segment(index_dir / SEGMENTS_DIR / name, data)
+    files = file_checksums(index_dir / SEGMENTS_DIR / name)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(f"UPDATE chunks SET segment = ? WHERE segment IN ({marks})", [name, *victims])
-        conn.execute(f"DELETE FROM segments WHERE name IN ({marks})", victims)
+        versions.retire_segments(conn, generation, victims)
         conn.execute("INSERT INTO segments (name, n, kind) VALUES (?, ?, ?)",
                      (name, len(data.ids), info["kind"]))
+        record_files(conn, name, files)
         conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                          [("generation", str(generation)), ("build_time", now_iso())])
         conn.execute("COMMIT")
@@ -239,6 +300,6 @@ def maybe_merge(index_dir: Path, conn: sqlite3.Connection) -> int | None:
         raise
     log.info("merged %d segments into %s (%d chunks)", len(victims), name, len(data.ids))
     write_manifest(index_dir, conn)
-    remove_orphans(index_dir, conn)
+    clean_up(index_dir, conn)
     return generation
 

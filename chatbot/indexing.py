@@ -56,6 +56,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    moved_aside: str | None = None  # where `build --full` moved a damaged index folder
     chunks_embedded: int = 0
     seconds: float = 0.0
     generation: int = 0
@@ -190,10 +191,12 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
 
     Incremental by file content hash: unchanged files are not read again, new and changed ones are parsed
     and embedded, letters whose file left the corpus are removed. A file that cannot be read is reported in
-    `skipped` and the others are indexed. `full` re-embeds everything (also with another model).
+    `skipped` and the others are indexed. `full` re-embeds everything (also with another model), and
+    first moves a damaged index folder aside (chatbot.check) to rebuild from the corpus alone.
     """
     from tqdm import tqdm
 
+    from .check import set_aside_if_damaged
     from .documents import iter_corpus_files
 
     started, report = time.monotonic(), BuildReport()
@@ -203,6 +206,9 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
             f"corpus folder {corpus} does not exist: pass --corpus DIR or set CHATBOT_CORPUS_DIR"
         )
     index_dir = Path(settings.index_dir)
+    if full:
+        moved = set_aside_if_damaged(index_dir)
+        report.moved_aside = str(moved) if moved is not None else None
     with writing(index_dir) as conn:
         full = _needs_full(index_dir, conn, embedder, full)
         old = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT source, doc_id, sha256 FROM docs")}

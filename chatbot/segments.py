@@ -11,6 +11,7 @@ a df.npy no longer read; they are still read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -113,6 +114,16 @@ def write_segment(folder: Path, data: SegmentData) -> dict[str, Any]:
     _fsync_dir(folder.parent)
     data.info = info
     return info
+
+
+def file_checksums(folder: Path) -> list[tuple[str, int, str]]:
+    """(file name, size, SHA-256) of every file of a segment folder, by name: what its commit records."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256")
+        found.append((path.name, path.stat().st_size, digest.hexdigest()))
+    return found
 
 
 def read_segment(folder: Path) -> SegmentData:

@@ -19,16 +19,16 @@ from .config import Settings, load_settings
 from .embedding import Embedder, load_embedder
 from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
+from .limits import MAX_QUESTION_CHARS, trim_history
 from .names import CONTENT_KINDS
 from .query import WHAT, Question, analyse, warm_up_in_background
 from .retrieval import Retriever
 from .schema import Answer, LetterInfo, Passage
 from .scope import LetterDirectory, Reference, Scope, resolve_scope
-from .store import IndexSnapshot, index_generation, open_index
+from .store import IndexSnapshot, index_version, open_index
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 500
 Progress = Callable[[float, str], None]
 
 
@@ -39,7 +39,7 @@ class Chatbot:
         self.settings = settings
         self._embedder = embedder
         self._snapshot: IndexSnapshot | None = None
-        self._directory: tuple[int, LetterDirectory] | None = None
+        self._directory: tuple[tuple[str, int], LetterDirectory] | None = None
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
         warm_up_in_background()
@@ -55,12 +55,12 @@ class Chatbot:
     def snapshot(self) -> IndexSnapshot:
         """The current index, reloaded when its generation on disk moved on."""
         current = self._snapshot
-        generation = index_generation(self.settings.index_dir)
-        if current is not None and current.generation == generation:
+        version = index_version(self.settings.index_dir)
+        if current is not None and (current.index_id, current.generation) == version:
             return current
         embedder = self.embedder
         with self._read_lock:
-            if self._snapshot is None or self._snapshot.generation != generation:
+            if self._snapshot is None or (self._snapshot.index_id, self._snapshot.generation) != version:
                 self._snapshot = open_index(
                     self.settings.index_dir, model_name=embedder.name, dim=embedder.dim, previous=self._snapshot
                 )
@@ -70,9 +70,9 @@ class Chatbot:
     def retriever(self) -> Retriever:
         """A retriever over the current snapshot, with that generation's letter directory (built once)."""
         snapshot = self.snapshot()
-        cached = self._directory
-        if cached is None or cached[0] != snapshot.generation:
-            cached = self._directory = (snapshot.generation, LetterDirectory.of(snapshot))
+        cached, version = self._directory, (snapshot.index_id, snapshot.generation)
+        if cached is None or cached[0] != version:  # a rebuilt index starts its generations again
+            cached = self._directory = (version, LetterDirectory.of(snapshot))
         return Retriever(snapshot, self.embedder, cached[1])
 
     def retrieve(self, question: str, k: int = 5, doc_ids: Sequence[str] | None = None) -> list[Passage]:
@@ -95,9 +95,10 @@ class Chatbot:
         The letters searched are `doc_ids` when given, else those the question and the conversation before it
         name (chatbot.scope); a short reference that fits several letters is answered by listing them.
         """
+        question, history = _checked(question), trim_history(history)  # before anything reads them
         retriever = self.retriever()
         directory = retriever.directory
-        parsed = analyse(question, history, *_names(directory.references(_checked(question))))
+        parsed = analyse(question, history, *_names(directory.references(question)))
         scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
         if scope.ambiguous:
             return ambiguous_answer(parsed, scope, directory.by_id)

@@ -2,9 +2,15 @@
 
 Layout of an index folder:
     store.sqlite   the single commit point (WAL): meta, docs, chunks (live rows), segments, and what loading
-                   and questions read instead of scanning those: letter_rows, letter_keys, file_stats
+                   and questions read instead of scanning those: letter_rows, letter_keys, file_stats; the
+                   rows and segments older generations still show (retired_*, chatbot.versions); every
+                   segment file's size and checksum (segment_files)
     segments/NAME/ immutable segment folders (see chatbot.segments); rows not in `chunks` are tombstones
+    readers/       the leases of loaded snapshots (chatbot.leases)
     manifest.json  a human-readable export of what the index holds, rewritten after every commit
+
+A snapshot reads SQLite after loading only through chatbot.versions, by identities that never change
+meaning, under a reader lease: what it reads is what its generation showed, whatever commits meanwhile.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from . import bm25
+from . import bm25, versions
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .leases import LOADING, Lease
 from .schema import Chunk, LetterInfo, LetterMeta
 from .segments import SegmentData, faiss_index, read_segment, refined_search
 from .tokens import TOKENIZER_VERSION
@@ -30,14 +37,16 @@ from .tokens import TOKENIZER_VERSION
 log = logging.getLogger(__name__)
 
 # 2: the letter_rows, letter_keys and file_stats tables and the docs_files index.
-# 3: letter_keys say what kind of name each key is (chatbot.names: 文号, number, person, title, unit, place).
-SCHEMA_VERSION = 3
+# 3: the retired_* tables (snapshot isolation) and segment_files (sizes and checksums).
+# 4: letter_keys say what kind of name each key is (chatbot.names: 文号, number, person, title, unit, place);
+#    an older index is rebuilt in full by the next `chatbot index build`.
+SCHEMA_VERSION = 4
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
 SEGMENTS_DIR = "segments"
 # A letter filter leaving at most this many rows is scored exactly on those rows' vectors.
 EXACT_FILTER_MAX_ROWS = 20_000
-_SQL_BATCH = 500  # stays under SQLite's limit on bound parameters
+REBUILD_HINT = "run `chatbot index build --full`"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,7 +74,11 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
 CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment);
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, n INTEGER NOT NULL, kind TEXT NOT NULL);
-"""
+-- Each segment file's size and SHA-256 as written: loading compares sizes, `chatbot index check` both.
+CREATE TABLE IF NOT EXISTS segment_files (
+    segment TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    PRIMARY KEY (segment, file));
+""" + versions.RETIRED_SCHEMA
 
 
 def store_path(index_dir: Path) -> Path:
@@ -81,6 +94,9 @@ def connect(index_dir: Path, *, readonly: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a commit must survive a power cut: it is the switch-over
+        # A full rebuild writes the corpus twice (new rows, retired rows) through the WAL: give the disk back
+        # once it is checkpointed instead of keeping the largest WAL ever written.
+        conn.execute("PRAGMA journal_size_limit=67108864")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
 
@@ -120,26 +136,19 @@ def build_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def query_letters(conn: sqlite3.Connection, doc_id: str | None = None,
-                  counts: dict[str, int] | None = None) -> list[LetterInfo]:
-    """The letters in the store (or the one with `doc_id`), by doc_id, with their live chunk counts.
+def letter_info(doc_id: str, source: str, raw_meta: str, chunk_count: int) -> LetterInfo:
+    meta = meta_from_json(raw_meta)
+    return LetterInfo(doc_id=doc_id, title=meta.title or doc_id, deputies=meta.deputies, date=meta.date,
+                      chunk_count=chunk_count, source=source, meta=meta, unit=meta.unit)
 
-    With `counts` (a snapshot's chunks per letter) only those letters are listed and nothing is counted
-    in SQL: the snapshot's own view, and a third faster at 100,000 letters.
-    """
-    where, args = ("WHERE d.doc_id = ?", (doc_id,)) if doc_id is not None else ("", ())
-    count_sql = "0" if counts is not None else "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id)"
+
+def query_letters(conn: sqlite3.Connection) -> list[LetterInfo]:
+    """The letters in the store, by doc_id, with their live chunk counts (the latest generation)."""
     rows = conn.execute(
-        f"SELECT d.doc_id, d.source, d.meta, {count_sql} FROM docs d {where} ORDER BY d.doc_id", args,
+        "SELECT d.doc_id, d.source, d.meta, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+        "FROM docs d ORDER BY d.doc_id"
     ).fetchall()
-    if counts is not None:
-        rows = [(d, source, raw, counts[d]) for d, source, raw, _ in rows if d in counts]
-    infos = []
-    for found_id, source, raw_meta, count in rows:
-        meta = meta_from_json(raw_meta)
-        infos.append(LetterInfo(doc_id=found_id, title=meta.title or found_id, deputies=meta.deputies,
-                                date=meta.date, chunk_count=count, source=source, meta=meta, unit=meta.unit))
-    return infos
+    return [letter_info(*row) for row in rows]
 
 
 def list_letters(index_dir: Path) -> list[LetterInfo]:
@@ -153,22 +162,29 @@ def list_letters(index_dir: Path) -> list[LetterInfo]:
         finally:
             conn.close()
     except sqlite3.Error as e:
-        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
+        raise IndexCorruptError(f"{store_path(index_dir)} is damaged ({e}): {REBUILD_HINT}") from e
 
 
 def index_generation(index_dir: Path) -> int | None:
     """The committed generation of the index at `index_dir`, or None when there is none (one SQLite read)."""
+    version = index_version(index_dir)
+    return version[1] if version is not None else None
+
+
+def index_version(index_dir: Path) -> tuple[str, int] | None:
+    """(index id, committed generation), or None when there is no index. The id tells an index rebuilt
+    from nothing in the same folder (its generations start again) from the one a reader has loaded."""
     if not store_path(index_dir).is_file():
         return None
     try:
         conn = connect(index_dir)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'index_id')"))
         finally:
             conn.close()
     except sqlite3.Error as e:
-        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
-    return int(row[0]) if row else None
+        raise IndexCorruptError(f"{store_path(index_dir)} is damaged ({e}): {REBUILD_HINT}") from e
+    return (rows.get("index_id", ""), int(rows["generation"])) if "generation" in rows else None
 
 
 def check_compatible(index_dir: Path, meta: dict[str, str], model_name: str | None, dim: int | None) -> None:
@@ -177,12 +193,12 @@ def check_compatible(index_dir: Path, meta: dict[str, str], model_name: str | No
     if (model_name is not None and model_name != built_model) or (dim is not None and dim != built_dim):
         raise IndexMismatchError(
             f"index at {index_dir} was built with model {built_model} (dim {built_dim}); the configured "
-            f"model is {model_name or built_model} (dim {dim or built_dim}): run `chatbot index build --full`"
+            f"model is {model_name or built_model} (dim {dim or built_dim}): {REBUILD_HINT}"
         )
     if int(meta.get("schema_version", 0)) != SCHEMA_VERSION:
         raise IndexMismatchError(
             f"index at {index_dir} has schema version {meta.get('schema_version')}, this program reads "
-            f"{SCHEMA_VERSION}: run `chatbot index build --full`"
+            f"{SCHEMA_VERSION}: {REBUILD_HINT}"
         )
     if meta.get("tokenizer_version") != TOKENIZER_VERSION:
         raise IndexMismatchError(
@@ -217,62 +233,89 @@ class _Segment:
         return np.sort(np.concatenate([self.by_letter[a:b] for a, b in zip(lo, hi, strict=True)]))
 
 
+class _Reader:
+    """What a snapshot reads from SQLite after loading: by the versions of its own generation (see
+    chatbot.versions), one read-only connection per thread, under the snapshot's reader lease.
+
+    The snapshot and its letters (`by_id`) share this object and nothing points back at them: when the last
+    of them is collected, the lease is released at once (no wait for the cycle collector).
+    """
+
+    def __init__(self, index_dir: Path, versions: dict[str, int], chunk_counts: dict[str, int],
+                 lease: Lease | None) -> None:
+        self.index_dir = index_dir
+        self.versions = versions  # doc_id -> the row id of its first chunk: the letter's version
+        self.chunk_counts = chunk_counts  # live chunks per letter
+        self._local = threading.local()
+        self._lease = lease  # released when this reader (so its snapshot and letters) is collected
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.index_dir)
+        return conn
+
+    def letters(self, doc_id: str | None = None) -> list[LetterInfo]:
+        rows = versions.letter_rows(self.conn(), self.versions, doc_id)
+        return [letter_info(d, source, raw, self.chunk_counts[d]) for d, source, raw in rows]
+
+
 class _Letters(Mapping[str, LetterInfo]):
     """A snapshot's letters by doc_id, each read from SQLite when first asked for and then kept.
 
     At 100,000 letters, reading them all costs seconds at every index change; a question needs a few.
     """
 
-    def __init__(self, snapshot: IndexSnapshot) -> None:
-        self._snapshot = snapshot
+    def __init__(self, reader: _Reader, doc_codes: dict[str, int]) -> None:
+        self._reader = reader
+        self._doc_codes = doc_codes
         self._read: dict[str, LetterInfo] = {}
 
     def __getitem__(self, doc_id: str) -> LetterInfo:
         found = self._read.get(doc_id)
         if found is None:
-            if doc_id not in self._snapshot._doc_codes:
+            if doc_id not in self._doc_codes:
                 raise KeyError(doc_id)
-            found = self._snapshot.letter(doc_id)
-            if found is None:  # removed by a writer since this snapshot loaded
-                raise KeyError(doc_id)
-            self._read[doc_id] = found
+            letters = self._reader.letters(doc_id)
+            if not letters:
+                raise IndexCorruptError(f"index at {self._reader.index_dir}: letter {doc_id} of this generation "
+                                        f"has no row: {REBUILD_HINT}")
+            found = self._read[doc_id] = letters[0]
         return found
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._snapshot._doc_codes
+        return doc_id in self._doc_codes
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._snapshot._doc_codes)
+        return iter(self._doc_codes)
 
     def __len__(self) -> int:
-        return len(self._snapshot._doc_codes)
+        return len(self._doc_codes)
 
 
 class IndexSnapshot:
-    """One committed generation of the index, loaded; immutable and safe to share between threads."""
+    """One committed generation of the index, loaded; immutable and safe to share between threads.
 
-    def __init__(self, index_dir: Path, meta: dict[str, str], segments: list[_Segment],
-                 doc_codes: dict[str, int], chunk_counts: dict[str, int], key_lengths: list[int]) -> None:
+    Everything it answers comes from that generation, also what it reads from SQLite later (chunk text,
+    letters, the letters a question names): see chatbot.versions.
+    """
+
+    def __init__(self, index_dir: Path, meta: dict[str, str], segments: list[_Segment], live_ids: np.ndarray,
+                 doc_codes: dict[str, int], reader: _Reader, key_lengths: list[int]) -> None:
         self.index_dir = Path(index_dir)
         self.meta = meta  # the meta table of this generation (versions, model, build time)
         self.generation = int(meta["generation"])
+        self.index_id = meta.get("index_id", "")
         self.model_name = meta["embedding_model"]
         self.dim = int(meta["dim"])
         self.segment_names = [s.name for s in segments]
         self._segments = segments
+        self._live_ids = live_ids  # ascending: the chunk rows this generation shows
         self._doc_codes = doc_codes  # doc_id -> code; codes follow doc_id order
-        self._chunk_counts = chunk_counts  # live chunks per letter
+        self._reader = reader
         self.key_lengths = key_lengths  # the lengths of the letter_keys, longest first
-        self.by_id: Mapping[str, LetterInfo] = _Letters(self)
+        self.by_id: Mapping[str, LetterInfo] = _Letters(reader, doc_codes)
         self.num_chunks = int(sum(int(s.live.sum()) for s in segments))
-        self._local = threading.local()
-
-    # --- SQLite access: one read-only connection per thread -------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.index_dir)
-        return conn
 
     # --- dense ----------------------------------------------------------------------------------------
     def dense_search(
@@ -359,23 +402,13 @@ class IndexSnapshot:
         return total
 
     def letters_named(self, keys: Collection[str]) -> dict[str, list[tuple[str, str]]]:
-        """Which of `keys` name letters of this snapshot (the letter_keys table): key → [(doc_id, kind)]."""
-        wanted, found = list(keys), defaultdict(list)
-        for start in range(0, len(wanted), _SQL_BATCH):
-            batch = wanted[start : start + _SQL_BATCH]
-            marks = ",".join("?" * len(batch))
-            for key, doc_id, kind in self._conn().execute(
-                f"SELECT key, doc_id, kind FROM letter_keys WHERE key IN ({marks})", batch
-            ):
-                if doc_id in self._doc_codes:  # not one removed or added since this snapshot loaded
-                    found[key].append((doc_id, kind))
-        return dict(found)
+        """Which of `keys` name letters of this snapshot (the letter_keys of its generation): key → [(doc_id,
+        kind)]."""
+        return versions.letters_named(self._reader.conn(), keys, self._reader.versions)
 
     def letters_titled(self, phrase: str) -> list[str]:
         """Letters whose title holds `phrase` (compact): "备用水源那份" names the letter about 备用水源."""
-        rows = self._conn().execute(
-            "SELECT DISTINCT doc_id FROM letter_keys WHERE kind = 'title' AND instr(key, ?) > 0", (phrase,))
-        return [doc_id for (doc_id,) in rows if doc_id in self._doc_codes]
+        return versions.letters_titled(self._reader.conn(), phrase, self._reader.versions)
 
     def position(self, doc_id: str) -> int:
         """The letter's place in doc_id order (KeyError when the snapshot does not hold it)."""
@@ -388,64 +421,53 @@ class IndexSnapshot:
 
     # --- store ----------------------------------------------------------------------------------------
     def chunks(self, ids: Sequence[int]) -> list[Chunk]:
-        """The chunks with these row ids, in the given order; ids removed since the load are skipped."""
+        """The chunks with these row ids, in the given order; ids this snapshot does not hold are skipped."""
         by_id = self.chunk_map(ids)
         return [by_id[int(i)] for i in ids if int(i) in by_id]
 
     def chunk_map(self, ids: Sequence[int]) -> dict[int, Chunk]:
-        """Row id → chunk for the ids still in the index."""
-        by_id: dict[int, Chunk] = {}
-        wanted = [int(i) for i in ids]
-        for start in range(0, len(wanted), _SQL_BATCH):
-            batch = wanted[start : start + _SQL_BATCH]
-            marks = ",".join("?" * len(batch))
-            for row in self._conn().execute(
-                'SELECT id, chunk_id, doc_id, section, kind, text, start, "end", search_text '
-                f"FROM chunks WHERE id IN ({marks})", batch,
-            ):
-                by_id[row[0]] = Chunk(*row[1:])
-        return by_id
+        """Row id → chunk for the ids this snapshot holds live (as its generation showed them)."""
+        wanted = np.asarray([int(i) for i in ids], dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._live_ids, wanted), max(len(self._live_ids) - 1, 0))
+        held = wanted[self._live_ids[pos] == wanted].tolist() if len(self._live_ids) else []
+        found = versions.chunk_rows(self._reader.conn(), held)
+        if len(found) < len(set(held)):
+            missing = sorted(set(held) - set(found))[:5]
+            raise IndexCorruptError(f"index at {self.index_dir}: chunk rows {missing} of generation "
+                                    f"{self.generation} are gone: {REBUILD_HINT}")
+        return found
 
     def letters(self) -> list[LetterInfo]:
         """Every letter in the index, by doc_id."""
-        return query_letters(self._conn(), counts=self._chunk_counts)
+        return self._reader.letters()
 
     def letter(self, doc_id: str) -> LetterInfo | None:
         """One letter (an indexed read); self.by_id keeps the letters already read."""
-        found = query_letters(self._conn(), doc_id, counts=self._chunk_counts)
+        found = self._reader.letters(doc_id)
         return found[0] if found else None
 
     def document_text(self, doc_id: str) -> str | None:
-        row = self._conn().execute("SELECT text FROM docs WHERE doc_id = ?", (doc_id,)).fetchone()
-        return row[0] if row else None
+        first = self._reader.versions.get(doc_id)
+        return None if first is None else versions.letter_text(self._reader.conn(), doc_id, first)
 
 
 def open_index(index_dir: Path, *, model_name: str | None = None, dim: int | None = None,
                previous: IndexSnapshot | None = None) -> IndexSnapshot:
     """Load the committed index at `index_dir`, checking it was built with `model_name` and `dim`.
 
-    Segments are immutable, so those already loaded by `previous` (an older snapshot of the same folder)
-    are reused: after adding one letter, a reload reads only the new segment's files.
+    Segments are immutable, so those already loaded by `previous` (an older snapshot of the same index)
+    are reused: after adding one letter, a reload reads only the new segment's files. The snapshot holds a
+    reader lease from before its first read: writers keep what its generation shows until it is collected.
     """
     index_dir = Path(index_dir)
     if not store_path(index_dir).is_file():
         raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
-    last_error: Exception | None = None
-    for _attempt in range(3):
-        try:
-            return _load(index_dir, model_name, dim, previous)
-        except (OSError, ValueError) as e:
-            # A writer may have merged away a segment between our read of the table and of its files;
-            # the next generation lists the files that replaced it, so try again.
-            last_error = e
-            log.info("index at %s changed while loading (%s); retrying", index_dir, e)
-    raise IndexCorruptError(
-        f"index at {index_dir} is unreadable ({last_error}): run `chatbot index build --full`"
-    ) from last_error
+    return _load(index_dir, model_name, dim, previous, Lease.take(index_dir, LOADING))
 
 
-def _load(index_dir: Path, model_name: str | None, dim: int | None,
-          previous: IndexSnapshot | None) -> IndexSnapshot:
+def _load(index_dir: Path, model_name: str | None, dim: int | None, previous: IndexSnapshot | None,
+          lease: Lease | None) -> IndexSnapshot:
+    """The snapshot, holding `lease` (moved to its generation); a load that fails drops the lease with it."""
     try:
         conn = connect(index_dir)
         try:
@@ -455,23 +477,38 @@ def _load(index_dir: Path, model_name: str | None, dim: int | None,
                 raise IndexMissingError(f"no index at {index_dir}: run `chatbot index build`")
             check_compatible(index_dir, meta, model_name, dim)
             names = [r[0] for r in conn.execute("SELECT name FROM segments ORDER BY name")]
-            live_ids, live_codes, doc_names = _live_rows(conn)
+            sizes = _recorded_sizes(conn)
+            live_ids, live_codes, firsts = _live_rows(conn)
             lengths = [r[0] for r in conn.execute(
                 "SELECT DISTINCT length(key) AS n FROM letter_keys ORDER BY n DESC")]
             conn.execute("COMMIT")
         finally:
             conn.close()
     except sqlite3.Error as e:
-        raise IndexCorruptError(f"{store_path(index_dir)}: {e}: run `chatbot index build --full`") from e
-    doc_codes = {d: i for i, d in enumerate(doc_names)}
-    same_folder = previous is not None and previous.index_dir.resolve() == index_dir.resolve()
-    reusable = {s.name: s for s in previous._segments} if previous is not None and same_folder else {}
-    loaded = [reusable.get(name) or _read(index_dir, name) for name in names]
-    return _assemble(index_dir, meta, loaded, live_ids, live_codes, doc_codes, lengths)
+        raise IndexCorruptError(f"{store_path(index_dir)} is damaged ({e}): {REBUILD_HINT}") from e
+    if lease is not None:
+        lease = lease.moved_to(int(meta["generation"]))
+    doc_codes = {d: i for i, d in enumerate(firsts)}
+    same = (previous is not None and previous.index_dir.resolve() == index_dir.resolve()
+            and previous.index_id == meta.get("index_id", ""))
+    reusable = {s.name: s for s in previous._segments} if previous is not None and same else {}
+    loaded = [reusable.get(name) or _read(index_dir, name, sizes.get(name, {})) for name in names]
+    per_letter = np.bincount(live_codes, minlength=len(doc_codes))
+    reader = _Reader(index_dir, firsts, {d: int(per_letter[c]) for d, c in doc_codes.items()}, lease)
+    return _assemble(index_dir, meta, loaded, live_ids, live_codes, doc_codes, reader, lengths)
 
 
-def _live_rows(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The live chunk ids (ascending), each one's letter code, and the letters in doc_id order (the codes)."""
+def _recorded_sizes(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """segment -> file -> its size when written (segments of older indexes have none)."""
+    sizes: dict[str, dict[str, int]] = defaultdict(dict)
+    for segment, name, size in conn.execute("SELECT segment, file, size FROM segment_files"):
+        sizes[segment][name] = size
+    return sizes
+
+
+def _live_rows(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The live chunk ids (ascending), each one's letter code, and each letter's first chunk id (its version)
+    in doc_id order (the codes)."""
     ranges = conn.execute("SELECT doc_id, first_id, chunks FROM letter_rows ORDER BY doc_id").fetchall()
     first = np.asarray([r[1] for r in ranges], dtype=np.int64)
     counts = np.asarray([r[2] for r in ranges], dtype=np.int64)
@@ -479,22 +516,32 @@ def _live_rows(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list[s
     ids = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(first - starts, counts)
     codes = np.repeat(np.arange(len(ranges), dtype=np.int32), counts)
     order = np.argsort(ids, kind="stable")
-    return ids[order], codes[order], [r[0] for r in ranges]
+    return ids[order], codes[order], {r[0]: int(r[1]) for r in ranges}
 
 
-def _read(index_dir: Path, name: str) -> _Segment:
+def _read(index_dir: Path, name: str, sizes: dict[str, int]) -> _Segment:
     """A segment's files as a _Segment whose per-snapshot fields (live rows, norms) are still blank."""
     folder = index_dir / SEGMENTS_DIR / name
-    data: SegmentData = read_segment(folder)
+    try:
+        for file, size in sorted(sizes.items()):
+            found = (folder / file).stat().st_size
+            if found != size:
+                raise ValueError(f"{file} is {found} bytes, {size} were written")
+        data: SegmentData = read_segment(folder)
+        index = faiss_index(folder, data)
+    except Exception as e:  # numpy, json and faiss each fail their own way on a damaged file
+        raise IndexCorruptError(f"index at {index_dir}: segment {name} is damaged ({type(e).__name__}: {e}): "
+                                f"{REBUILD_HINT}") from e
     terms = bm25.TermMatrix(tf=data.tf, vocab={t: i for i, t in enumerate(data.vocab)}, lengths=data.lengths)
     return _Segment(name=name, ids=data.ids, live=np.zeros(0, bool),
                     doc_codes=np.zeros(0, np.int32), terms=terms,
-                    norm=np.zeros(0, np.float32), index=faiss_index(folder, data), vectors=data.vectors,
+                    norm=np.zeros(0, np.float32), index=index, vectors=data.vectors,
                     live_bits=None)
 
 
 def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], live_ids: np.ndarray,
-              live_codes: np.ndarray, doc_codes: dict[str, int], key_lengths: list[int]) -> IndexSnapshot:
+              live_codes: np.ndarray, doc_codes: dict[str, int], reader: _Reader,
+              key_lengths: list[int]) -> IndexSnapshot:
     """This generation's view of the segments: live rows, letter codes, global BM25 statistics."""
     total_len, lives = 0, []
     for seg in loaded:
@@ -510,7 +557,7 @@ def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], liv
     if n_live != len(live_ids):
         raise IndexCorruptError(
             f"index at {index_dir}: {len(live_ids) - n_live} chunk(s) have no vectors in any segment: "
-            "run `chatbot index build --full`"
+            f"{REBUILD_HINT}"
         )
     avgdl = total_len / n_live if n_live else 1.0
     segments = [
@@ -523,6 +570,4 @@ def _assemble(index_dir: Path, meta: dict[str, str], loaded: list[_Segment], liv
         )
         for seg, (is_live, codes) in zip(loaded, lives, strict=True)
     ]
-    per_letter = np.bincount(live_codes, minlength=len(doc_codes))
-    chunk_counts = {doc_id: int(per_letter[code]) for doc_id, code in doc_codes.items()}
-    return IndexSnapshot(index_dir, meta, segments, doc_codes, chunk_counts, key_lengths)
+    return IndexSnapshot(index_dir, meta, segments, live_ids, doc_codes, reader, key_lengths)

@@ -17,6 +17,33 @@ from .schema import Answer, LetterInfo, Passage
 APP_TITLE = "答复函问答"
 ADMIN_TITLE = "答复函管理（工作人员）"
 ADMIN_LOGIN_MESSAGE = "答复函管理（工作人员）：用户名填 admin，密码为服务器设置的 CHATBOT_ADMIN_PASSWORD。"
+LOGIN_WRONG = "用户名或密码不对。"
+LOGIN_WAIT = "登录失败次数过多，请 {seconds} 秒后再试。"
+# The staff login page (chatbot.staff): {title}, {hint}, {message} (escaped), {user}. No script, nothing
+# from another host.
+LOGIN_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; background: #f8fafc; display: flex; justify-content: center;
+  margin: 0; padding-top: 12vh; }}
+form {{ background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padding: 2em; width: 22em; }}
+h1 {{ font-size: 1.2em; margin: 0 0 1em 0; }} label {{ display: block; margin: .8em 0 .3em 0; }}
+input {{ width: 100%; box-sizing: border-box; padding: .5em; font-size: 1em; }}
+button {{ margin-top: 1.4em; width: 100%; padding: .6em; font-size: 1em; background: #2563eb; color: #fff;
+  border: 0; border-radius: 6px; }}
+.message {{ color: #b91c1c; min-height: 1.2em; margin: 0; }}
+</style></head>
+<body><form method="post" action="/admin/login">
+<h1>{title}</h1>
+<p>{hint}</p>
+<p class="message" id="login-message">{message}</p>
+<label for="username">用户名</label><input id="username" name="username" value="{user}" autocomplete="username">
+<label for="password">密码</label><input id="password" name="password" type="password" autocomplete="current-password"
+  autofocus>
+<button id="login" type="submit">登录</button>
+</form></body></html>
+"""
 INTRO = (
     "### 答复函问答\n"
     "用平常的话提问，回答会先给出结论，再引用答复函原文，并注明出自哪份答复函的哪一部分。"
@@ -55,6 +82,7 @@ SERVING_ADMIN = "工作人员页面：{url}  （用户名 {user}，密码即 CHA
 ADMIN_INTRO = (
     "### 答复函管理\n"
     "上传新的答复函（.docx、.pdf、.txt、.md）后会自动建立索引；建立索引期间问答照常可用。"
+    "[退出登录](/admin/logout)"
 )
 TAB_UPLOAD = "上传答复函"
 TAB_MANAGE = "删除与重建"
@@ -64,8 +92,13 @@ UPLOAD_BUTTON = "上传并建立索引"
 UPLOAD_NOTHING = "请先选择要上传的文件。"
 UPLOAD_BAD_TYPE = "不支持的文件类型（只接受 .docx、.pdf、.txt、.md）"
 UPLOAD_TOO_BIG = "文件超过 {mb} MB 的上限"
+UPLOAD_NOT_OURS = "不是本次上传的文件，已拒绝"
 REMOVE_LABEL = "要删除的答复函（文号）"
 REMOVE_BUTTON = "删除"
+REMOVE_CONFIRM = "确定要从索引中删除 **{doc}** 吗？原文件会移到语料文件夹的 .removed 子文件夹，问答将不再引用它。"
+REMOVE_CONFIRM_BUTTON = "确认删除"
+REMOVE_CANCEL_BUTTON = "取消"
+REMOVE_CANCELLED = "已取消，没有删除任何答复函。"
 REMOVED = "已删除 {doc}（原文件 {file} 已移到语料文件夹的 .removed 子文件夹）。"
 INDEXING = "正在读取答复函并建立索引…"
 REMOVE_NOTHING = "请先选择要删除的答复函。"

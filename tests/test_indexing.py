@@ -412,3 +412,27 @@ def test_an_older_chunker_version_makes_the_next_build_rebuild_everything(idx_se
     report = build_index(idx_settings, embedder)
     assert report.replaced == [L101, L102] and embedder.calls == 2 * CHUNKS_PER_LETTER
     assert _snapshot(idx_settings).meta["chunker_version"] != "old"
+
+
+def test_an_index_of_an_older_schema_is_rebuilt_in_full(idx_settings, idx_corpus) -> None:
+    """Schema 4 says what kind of name each letter key is, and letters are read anew: a schema 2 index (its
+    letter_keys without kinds, no retired_* tables) is rebuilt by the next build, not patched."""
+    build_index(idx_settings, HashingEmbedder())
+    with sqlite3.connect(idx_settings.index_dir / "store.sqlite") as conn:  # as the index was before 3
+        conn.execute("DELETE FROM segment_files")
+        for table in ("retired_chunks", "retired_letters", "retired_keys", "retired_segments", "segment_files"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("CREATE TABLE old_keys AS SELECT key, doc_id FROM letter_keys")
+        conn.execute("DROP TABLE letter_keys")
+        conn.execute("ALTER TABLE old_keys RENAME TO letter_keys")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(IndexMismatchError, match=r"schema version 2, this program reads 4: run `chatbot index "
+                                                 r"build --full`"):
+        _snapshot(idx_settings)
+    embedder = HashingEmbedder()
+    report = build_index(idx_settings, embedder)
+    assert embedder.calls > 0 and report.replaced == [L101, L102, L103] and report.generation == 2
+    snapshot = _snapshot(idx_settings)
+    assert snapshot.meta["schema_version"] == "4"
+    with sqlite3.connect(idx_settings.index_dir / "store.sqlite") as conn:
+        assert conn.execute("SELECT kind FROM letter_keys WHERE key = ?", (L101,)).fetchone() == ("doc",)
