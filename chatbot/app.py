@@ -135,7 +135,7 @@ def chat_blocks(bot: Chatbot) -> gr.Blocks:
     with gr.Blocks(title=T.APP_TITLE, analytics_enabled=False) as demo:
         turns = gr.State([])  # this session's raw questions and answers, for follow-ups
         gr.Markdown(T.INTRO, elem_id="intro")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab(T.TAB_CHAT, id="chat-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(
@@ -148,6 +148,9 @@ def chat_blocks(bot: Chatbot) -> gr.Blocks:
                             scale=6, max_lines=4, max_length=MAX_QUESTION_CHARS, autofocus=True,
                         )  # fmt: skip
                         send = gr.Button(T.SEND_LABEL, variant="primary", elem_id="send", scale=1)
+                    with gr.Row(visible=False, elem_id="scope-row") as scope_row:
+                        scope_line = gr.Markdown(elem_id="scope")
+                        scope_all = gr.Button(T.SCOPE_ALL_BUTTON, size="sm", elem_id="scope-all", scale=1)
                     gr.Markdown(T.EXAMPLES_LABEL, elem_id="examples-label")
                     with gr.Row(elem_id="examples"):
                         examples = [gr.Button(q, size="sm") for q in T.EXAMPLE_QUESTIONS]
@@ -156,29 +159,55 @@ def chat_blocks(bot: Chatbot) -> gr.Blocks:
                     sources = gr.HTML(T.SOURCES_EMPTY, elem_id="sources")
             with gr.Tab(T.TAB_LETTERS, id="letters-tab") as letters_tab:
                 gr.Markdown(T.LETTERS_INTRO)
+                with gr.Row():
+                    pick = gr.Dropdown(label=T.LETTER_PICK_LABEL, choices=[], elem_id="letter-pick", scale=4)
+                    start = gr.Button(T.LETTER_START_BUTTON, variant="primary", elem_id="letter-start", scale=1)
                 letters = gr.HTML(elem_id="letters")
                 refresh = gr.Button(T.REFRESH_LABEL, size="sm", elem_id="refresh-letters")
 
         def turn(message: str, history: list[dict[str, Any]], prior: list[dict[str, str]]) -> tuple[Any, ...]:
             return ask(bot, message, history, prior)
 
+        def show_scope(prior: list[dict[str, str]]) -> tuple[Any, Any]:
+            try:
+                line = T.scope_markdown(bot.conversation_scope(prior))
+            except ChatbotError:
+                line = ""
+            return gr.Row(visible=bool(line)), line
+
         outputs = [question, chat, turns, sources]
+        scoped: dict[str, Any] = {"fn": show_scope, "inputs": turns, "outputs": [scope_row, scope_line],
+                                  "api_visibility": "private"}
         gr.on([send.click, question.submit], turn, [question, chat, turns], outputs,
-              concurrency_limit=CHAT_CONCURRENCY, api_name="chat")  # fmt: skip
+              concurrency_limit=CHAT_CONCURRENCY, api_name="chat").then(**scoped)  # fmt: skip
         for i, button in enumerate(examples):
             button.click(_example_turn(bot, T.EXAMPLE_QUESTIONS[i]), [chat, turns], outputs,
-                         concurrency_limit=CHAT_CONCURRENCY, api_visibility="private")  # fmt: skip
-        clear.click(lambda: ("", [], [], T.SOURCES_EMPTY), None, outputs, api_visibility="private")
+                         concurrency_limit=CHAT_CONCURRENCY, api_visibility="private").then(**scoped)  # fmt: skip
+        scope_all.click(_example_turn(bot, T.ALL_LETTERS_COMMAND), [chat, turns], outputs,
+                        concurrency_limit=CHAT_CONCURRENCY, api_visibility="private").then(**scoped)  # fmt: skip
+        clear.click(lambda: ("", [], [], T.SOURCES_EMPTY), None, outputs, api_visibility="private").then(**scoped)
 
-        def show_letters() -> str:
+        def start_with(doc_id: str | None, history: list[dict[str, Any]],
+                       prior: list[dict[str, str]]) -> tuple[Any, ...]:
+            if not doc_id:
+                return (gr.skip(), *(_unchanged() for _ in outputs))
+            return (gr.Tabs(selected="chat-tab"), *ask(bot, T.LETTER_START_COMMAND.format(doc_id=doc_id),
+                                                        history, prior))
+
+        start.click(start_with, [pick, chat, turns], [tabs, *outputs], concurrency_limit=CHAT_CONCURRENCY,
+                    api_visibility="private").then(**scoped)  # fmt: skip
+
+        def show_letters() -> tuple[str, Any]:
             try:
-                return T.letters_html(bot.letters())
+                known = bot.letters()
             except ChatbotError as e:  # e.g. no index yet: say so on the page instead of an error toast
-                return f'<div class="sources-empty">{T.escape_text(str(e))}</div>'
+                return f'<div class="sources-empty">{T.escape_text(str(e))}</div>', gr.Dropdown(choices=[])
+            choices = [(f"{x.title}（{x.doc_id}）", x.doc_id) for x in known]
+            return T.letters_html(known), gr.Dropdown(choices=choices, value=None)
 
-        demo.load(show_letters, None, letters, api_visibility="private")
-        letters_tab.select(show_letters, None, letters, api_visibility="private")  # letters added meanwhile
-        refresh.click(show_letters, None, letters, api_name="letters")
+        demo.load(show_letters, None, [letters, pick], api_visibility="private")
+        letters_tab.select(show_letters, None, [letters, pick], api_visibility="private")  # letters added since
+        refresh.click(show_letters, None, [letters, pick], api_name="letters")
     # Only through the queue: Gradio's direct /gradio_api/run route answers 500 to input it cannot process.
     demo.queue(api_open=False)
     return demo

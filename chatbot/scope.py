@@ -178,6 +178,17 @@ class _Conversation:
 
 def resolve_scope(question: Question, history: Sequence[object] | None, directory: LetterDirectory) -> Scope:
     """The scope of `question`, after the turns of `history` (Gradio messages, (user, bot) pairs or strings)."""
+    return _step(_replay(history, directory), question, directory)
+
+
+def conversation_scope(history: Sequence[object] | None, directory: LetterDirectory) -> tuple[str, ...]:
+    """The letters the conversation keeps to after `history` (named by the deputy), or () for all letters:
+    what the chat shows as "正在查看"."""
+    scope = _replay(history, directory).scope
+    return scope.doc_ids if scope.explicit else ()
+
+
+def _replay(history: Sequence[object] | None, directory: LetterDirectory) -> _Conversation:
     state = _Conversation()
     for role, content in _turns(history)[-HISTORY_TURNS:]:
         if role == "user":
@@ -185,7 +196,7 @@ def resolve_scope(question: Question, history: Sequence[object] | None, director
             state.scope = Scope(scope.soft) if scope.soft and not scope.doc_ids else scope
         else:
             _read_reply(state, content, directory)
-    return _step(state, question, directory)
+    return state
 
 
 def _turns(history: Sequence[object] | None) -> list[tuple[str, str]]:

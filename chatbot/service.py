@@ -24,7 +24,7 @@ from .names import CONTENT_KINDS
 from .query import WHAT, Question, analyse, warm_up_in_background
 from .retrieval import Retriever
 from .schema import Answer, LetterInfo, Passage
-from .scope import LetterDirectory, Reference, Scope, resolve_scope
+from .scope import LetterDirectory, Reference, Scope, conversation_scope, resolve_scope
 from .store import IndexSnapshot, index_version, open_index
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,12 @@ class Chatbot:
         hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope.doc_ids or None, exclude=scope.excluded)
         reply = compose(parsed, hits, directory.by_id)
         return replace(reply, question=question, passages=reply.passages[:k], scope=list(scope.doc_ids))
+
+    def conversation_scope(self, history: Sequence[Any] | None) -> list[LetterInfo]:
+        """The letters a conversation keeps to (named by the deputy), [] when it asks about all of them."""
+        directory = self.retriever().directory
+        found = conversation_scope(trim_history(history), directory)
+        return [directory.by_id[d] for d in found if d in directory.by_id]
 
     def letters(self) -> list[LetterInfo]:
         return self.snapshot().letters()

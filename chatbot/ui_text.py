@@ -62,7 +62,13 @@ CLEAR_LABEL = "清空对话"
 CHAT_LABEL = "对话"
 TAB_CHAT = "问答"
 TAB_LETTERS = "已收录的答复函"
-LETTERS_INTRO = "以下答复函可以提问。"
+LETTERS_INTRO = "以下答复函可以提问。选中一份后点“就这份答复函提问”，之后的问题只在这份答复函中查找。"
+SCOPE_PREFIX = "正在查看："
+SCOPE_ALL_BUTTON = "回到全部答复函"
+ALL_LETTERS_COMMAND = "回到全部答复函"  # what the button says in the chat: the scope logic reads it like typed text
+LETTER_PICK_LABEL = "选择答复函"
+LETTER_START_BUTTON = "就这份答复函提问"
+LETTER_START_COMMAND = "查看{doc_id}这份答复函"
 REFRESH_LABEL = "刷新列表"
 SOURCES_EMPTY = '<div class="sources-empty">提问后，这里会列出回答所依据的答复函原文。</div>'
 SOURCES_HEADING = "依据的原文"
@@ -286,3 +292,9 @@ def report_markdown(report: Any) -> str:
     for name, reason in getattr(report, "skipped", ()) or ():
         lines.append(f"- {REPORT_SKIPPED}：{literal_markdown(str(name))} — {literal_markdown(str(reason))}")
     return "\n".join(lines)
+
+
+def scope_markdown(letters: Sequence[LetterInfo]) -> str:
+    """The line above the question box while a conversation keeps to some letters: 正在查看：《title》（文号）."""
+    named = "；".join(f"《{literal_markdown(x.title)}》（{literal_markdown(x.doc_id)}）" for x in letters)
+    return f"**{SCOPE_PREFIX}**{named}" if letters else ""

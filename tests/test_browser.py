@@ -126,7 +126,7 @@ def test_chat_answers_with_quote_and_source_then_follows_up(tab: Tab, tmp_path: 
     tab.ask(QUESTION)
     expect(tab.bot).to_have_count(1)
     expect(tab.bot.first.locator("strong")).to_have_text("5家")
-    expect(tab.bot.first.locator("mark")).to_have_text("5家")
+    expect(tab.bot.first.locator("mark")).to_have_text("2024年计划建成5家概念验证中心和中试平台")  # the clause
     expect(tab.bot.first).to_contain_text("温科提复〔2024〕91号")
     expect(tab.bot.first).to_contain_text("（二）下一步工作计划")
     expect(tab.page.locator("#sources mark").first).to_have_text(SENTENCE)
@@ -144,6 +144,32 @@ def test_chat_answers_with_quote_and_source_then_follows_up(tab: Tab, tmp_path: 
     tab.page.locator("#clear").click()
     expect(tab.user).to_have_count(0)
     expect(tab.page.locator("#sources")).to_contain_text("提问后")
+
+
+def test_the_chat_shows_the_letter_it_keeps_to_and_goes_back_to_all(tab: Tab) -> None:
+    expect(tab.page.locator("#scope-row")).to_be_hidden()
+    tab.ask("温科提复〔2024〕91号的联系人是谁")
+    expect(tab.bot).to_have_count(1)
+    expect(tab.bot.first.locator("strong")).to_have_text("李贤")
+    expect(tab.page.locator("#scope")).to_have_text("正在查看：《关于加快科技成果落地转化的建议》（温科提复〔2024〕91号）")
+    tab.ask("电话呢？")
+    expect(tab.bot.nth(1).locator("strong")).to_have_text("88962022")
+    tab.page.locator("#scope-all").click()
+    expect(tab.bot).to_have_count(3)
+    expect(tab.bot.nth(2)).to_contain_text("全部答复函")
+    expect(tab.page.locator("#scope-row")).to_be_hidden()
+
+
+def test_the_letters_tab_starts_a_conversation_about_one_letter(tab: Tab) -> None:
+    tab.page.get_by_role("tab", name="已收录的答复函").click()
+    expect(tab.page.locator("#letters")).to_contain_text("温州市科学技术局")  # the unit is listed
+    tab.page.locator("#letter-pick input").click()
+    tab.page.get_by_role("option", name=re.compile("温测提复")).click()
+    tab.page.locator("#letter-start").click()
+    expect(tab.bot).to_have_count(1)
+    expect(tab.page.locator("#scope")).to_contain_text("温测提复〔2024〕99号")
+    tab.ask("联系人是谁")
+    expect(tab.bot.nth(1).locator("strong")).to_have_text("王测试")
 
 
 def test_example_question_click_and_sessions_are_separate(server: str, browser: Browser, tab: Tab) -> None:
