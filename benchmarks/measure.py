@@ -100,13 +100,14 @@ def quality(index_dir: Path, rows: list[dict[str, Any]], subset: set[str] | None
     out: dict[str, Any] = {
         "questions": report.n, "hit_at_1": report.hit_at_1, "hit_at_5": report.hit_at_5,
         "quote_at_1": report.quote_at_1, "answer_at_1": report.answer_at_1,
-        "false_abstention": report.false_abstention, "answer_p50_ms": report.latency_p50_ms,
+        "abstention": report.abstention, "false_abstention": report.false_abstention,
+        "answer_p50_ms": report.latency_p50_ms,
         "all_ok_by_kind": {k: round(sum(v) / len(v), 4) for k, v in sorted(by_kind.items())},
         "miss_examples": [{"id": m.id, "question": m.question, "rank": m.rank, "quote": m.quote[:80]}
                           for m in report.misses[:5]]}
     if subset:
         # Every question outside `misses` was right on all counts; a miss may still have rank 1 or the answer.
-        chosen = [q.id for q in questions if q.id in subset]
+        chosen = [q.id for q in questions if q.id in subset and q.evidence is not None]  # as hit@1: answerable
         out["subset"] = {
             "questions": len(chosen),
             "hit_at_1": round(sum(i not in misses or misses[i].rank == 1 for i in chosen) / len(chosen), 4),

@@ -118,10 +118,11 @@ def measure_quality(work: Path, letters: list[SyntheticLetter], plan: Plan, embe
     quality: dict[str, Any] = {}
     for size, rows in sets.items():
         subset = medium_ids if size == large else None
-        docs = {letter.doc_number for letter in letters[:size]}
+        docs = {letter.doc_id for letter in letters[:size]}
+        answerable = [row for row in rows if row["evidence"] is not None]  # the baseline cannot refuse
         quality[str(size)] = {
             "product": measure.quality(work / f"index-{size}", rows, subset),
-            "baseline": baseline.evaluate(baseline.subset(base_index, docs), embedder, rows, subset),
+            "baseline": baseline.evaluate(baseline.subset(base_index, docs), embedder, answerable, subset),
         }
     results["quality"] = quality
 
@@ -159,7 +160,7 @@ def measure_latency(work: Path, letters: list[SyntheticLetter], plan: Plan, size
     random.Random(SEED + 1).shuffle(rows)
     out: dict[str, Any] = {}
     for size in sizes:
-        asked = [r["question"] for r in rows if size > 1 or r["doc"] == letters[0].doc_number]
+        asked = [r["question"] for r in rows if size > 1 or r["doc"] == letters[0].doc_id]
         asked = (asked * (plan.latency_questions // max(len(asked), 1) + 1))[: plan.latency_questions]
         out[str(size)] = measure.latency(work / f"index-{size}", asked)
         out[str(size)]["vectors"] = "real" if size in plan.real_sizes else "stand-in"

@@ -1,11 +1,22 @@
-"""A synthetic corpus of reply letters (答复函) in the real format, with questions of known evidence.
+"""A synthetic corpus of reply letters (答复函) in the conventions of real ones, with questions of known evidence.
 
 `generate(n, seed)` is deterministic, and letter i depends only on the letters before it, so the first 100
 letters of `generate(1000, seed)` are `generate(100, seed)`: quality at 100 and 1,000 letters can be compared
 on the same questions. Letters share vocabulary on purpose (the same nouns, verbs and sentence shapes with
-other places, years and figures), so a question is only answerable by its place/year/figure details. Every
-asked fact has a key (place, year, noun, kind) no other letter uses while the key space lasts; a question
-whose evidence is not unique to its letter is dropped.
+other places, years and figures), so a question is only answerable by its place/year/figure details.
+
+Responding units are departments of counties, cities and provinces (benchmarks/synthetic_words.py): many
+letters share a department kind, others a place. Each letter is written in conventions drawn from the rng
+(benchmarks/synthetic_letters.py): with or without a 文号, headings of several forms, salutations, a record above
+the reply, labelled lines, contact on one line or two, dates with and without 日 or in 〇 numerals or none,
+half-width punctuation, short letters without sections. The body speaks of its own place as 我县 / 全市 and
+of its unit as 我局, as real letters do, so a question naming the place or the unit is answered only through
+the letter's identity. Questions name the place (with or without its suffix), the unit (usual short forms),
+the deputy, the number or the 文号; meta questions ask the contact and labelled lines; near-miss questions
+(another year or place, a field the letter lacks) have no evidence.
+
+Every asked fact has a key (place, year, noun, kind) no other letter uses while the key space lasts, and
+every fact sentence is claimed too; a question whose evidence is not unique to its letter is dropped.
 """
 
 from __future__ import annotations
@@ -13,316 +24,253 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-PLACES = ("鹿城区", "龙湾区", "瓯海区", "洞头区", "乐清市", "瑞安市", "龙港市", "永嘉县", "平阳县", "苍南县",
-          "文成县", "泰顺县", "浙南产业集聚区")
-YEARS = tuple(range(2015, 2026))
-ORGS = ("温州大学", "温州医科大学", "温州理工学院", "浙南科技城", "温州科技大市场", "市人民医院", "市中心医院",
-        "温州职业技术学院", "国家大院名校温州联合研究院", "市公共资源交易中心", "市大数据发展管理局", "瓯江实验室")
-SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
-            "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
-GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华文辉建国立新晓燕振宇海峰志红玉兰春雷晨阳佳琪"
-         "子涵浩然欣怡俊杰雨萱梓轩思远嘉怡博文")
-# (abbreviation in the 文号, replying unit, the work it speaks of, suggestion objects)
-DEPARTMENTS = (
-    ("温科", "温州市科学技术局", "科技创新", ("科技成果转化", "企业研发投入", "科技人才引进", "创新平台建设")),
-    ("温财", "温州市财政局", "财政", ("中小微企业融资支持", "政府性融资担保", "涉企资金直达", "财政资金绩效管理")),
-    ("温教", "温州市教育局", "教育", ("义务教育优质均衡", "学前教育普惠发展", "职业教育产教融合", "教师队伍建设")),
-    ("温经信", "温州市经济和信息化局", "经济和信息化", ("制造业数字化改造", "专精特新企业培育", "工业用地提质增效",
-                                            "小微企业园建设")),
-    ("温交", "温州市交通运输局", "交通运输", ("城乡公交一体化", "农村公路提档升级", "新能源汽车充电设施",
-                                       "港口物流发展")),
-    ("温卫", "温州市卫生健康委员会", "卫生健康", ("基层医疗服务能力", "医共体建设", "老年健康服务", "公共卫生应急")),
-    ("温农", "温州市农业农村局", "农业农村", ("高标准农田建设", "农村集体经济发展", "农产品品牌培育", "乡村振兴人才")),
-    ("温环", "温州市生态环境局", "生态环境", ("污水零直排区建设", "大气污染防治", "固体废物处置", "美丽河湖建设")),
-    ("温文", "温州市文化广电旅游局", "文化和旅游", ("文化礼堂建设", "全域旅游发展", "非遗保护传承", "公共文化服务")),
-    ("温人社", "温州市人力资源和社会保障局", "人力资源和社会保障", ("高技能人才培养", "稳岗就业", "创业担保贷款",
-                                                  "养老保险扩面")),
-    ("温民", "温州市民政局", "民政", ("居家养老服务", "养老机构建设", "社区治理创新", "困难群众救助")),
-    ("温建", "温州市住房和城乡建设局", "住房和城乡建设", ("老旧小区改造", "保障性租赁住房", "城市更新",
-                                              "海绵城市建设")),
+from benchmarks.synthetic_letters import (
+    CATEGORY_LABELS,
+    HALF_WIDTH,
+    Head,
+    Layout,
+    Unit,
+    cn_number,
+    doc_id,
+    draw_layout,
+    draw_unit,
+    iso_date,
+    render,
 )
-SUGGESTION_VERBS = ("加快", "推进", "强化", "优化", "完善", "深化", "加大", "健全", "支持", "提升")
-# (noun, measure word) counted in the letters: shared by all departments so that letters look alike.
-COUNTED = (
-    ("高新技术企业", "家"), ("科技型中小企业", "家"), ("概念验证中心", "家"), ("中试平台", "个"),
-    ("技术攻关项目", "项"),
-    ("科技特派员", "名"), ("新建学校", "所"), ("普惠性幼儿园", "所"), ("新增学位", "个"), ("骨干教师", "名"),
-    ("充电桩", "个"), ("公交线路", "条"), ("养老床位", "张"), ("社区卫生服务站", "家"), ("农村公路", "公里"),
-    ("污水管网", "公里"), ("绿道", "公里"), ("文化礼堂", "家"), ("小微企业园", "个"), ("创业担保贷款", "笔"),
-    ("专精特新企业", "家"), ("数字化车间", "个"), ("高标准农田", "万亩"), ("保障性租赁住房", "套"),
-    ("老旧小区", "个"), ("家庭医生签约服务团队", "支"), ("非遗工坊", "家"), ("研学基地", "个"), ("技能人才", "人"),
-    ("就业见习岗位", "个"), ("居家养老服务中心", "家"), ("美丽河湖", "条"), ("口袋公园", "个"), ("物流园区", "个"),
-    ("招商项目", "个"), ("农业龙头企业", "家"), ("共享法庭", "个"), ("城市书房", "家"), ("培训班次", "期"),
-    ("志愿服务队", "支"),
+from benchmarks.synthetic_questions import (
+    Fact,
+    Keys,
+    SyntheticQuestion,
+    draw_fact,
+    letter_questions,
+    name,
+    unique_name,
 )
-# (what the letter says, how a deputy asks it)
-COUNT_VERBS = (("新增", "新增了"), ("建成", "建好了"), ("累计培育", "一共培育了"), ("完成", "完成了"),
-               ("新认定", "新认定了"))
-RATES = ("企业研发投入强度", "义务教育入学率", "垃圾分类覆盖率", "城乡居民医保参保率", "生活污水处理率",
-         "公交分担率", "规上工业企业数字化改造覆盖率", "家庭医生签约率", "农村自来水普及率", "空气质量优良天数比例",
-         "养老机构护理型床位占比", "职业院校毕业生就业率", "政务服务网办率", "高标准农田占比")
-FUNDS = ("科技创新专项", "产业发展引导", "教育发展专项", "农村公路养护", "乡村振兴专项", "污水治理",
-         "文化旅游发展", "就业补助", "养老服务补助", "老旧小区改造补助", "人才发展专项", "公共卫生服务")
-PROJECTS = ("市科技创新综合体", "职业教育实训基地", "区域医疗中心", "城市综合物流枢纽", "垃圾焚烧发电扩建工程",
-            "青少年活动中心", "综合客运枢纽", "人才公寓", "智慧养老平台", "数据资源中心", "文化艺术中心",
-            "污水处理厂提标工程")
-FILLERS = (
-    "我们坚持问题导向和需求导向，加强部门协同，形成工作合力。",
-    "持续深化“最多跑一次”改革，推动政策直达快享。",
-    "定期开展督导检查，及时发现和解决工作中存在的问题。",
-    "充分发挥{org}等单位的平台作用，推动资源共享、优势互补。",
-    "加强宣传引导，营造全社会共同参与的良好氛围。",
-    "建立健全考核评价机制，将工作成效纳入年度考核。",
-    "积极争取上级政策和资金支持，统筹做好要素保障。",
-    "联合{org}开展专题调研，形成调研报告供决策参考。",
+from benchmarks.synthetic_words import (
+    CONTENT_CLASSES,
+    COUNT_VERBS,
+    COUNTED,
+    FILLERS,
+    LATIN,
+    ORGS,
+    PLACES,
+    SUGGESTION_VERBS,
+    YEARS,
 )
-CC_POOL = ("市人大常委会代表工委", "市政协提案委", "市府办", "市发展改革委", "市财政局", "鹿城区人大常委会",
-           "永嘉县人大常委会", "瑞安市政协", "乐清市人民政府")
-CN_DIGITS = "〇一二三四五六七八九"
-SEP = "\n"
 
-
-@dataclass(frozen=True)
-class SyntheticQuestion:
-    id: str
-    question: str
-    answers: list[str]
-    evidence: str
-    kind: str
-    doc: str
+__all__ = [
+    "COUNTED",
+    "COUNT_VERBS",
+    "PLACES",
+    "Fact",
+    "Keys",
+    "SyntheticLetter",
+    "SyntheticQuestion",
+    "generate",
+    "question_rows",
+    "write_corpus",
+    "write_questions",
+]
+QUESTION_FIELDS = ("id", "question", "answers", "evidence", "kind", "doc")  # the question-file format
+# chatbot.identity takes a line of at most 60 characters near the end that holds a date (计划于2018年2月底前…)
+# for the signature date of a letter that has none. Real section lines are longer; so are these.
+SIGNATURE_LINE_CHARS = 60
+LONG_BODY_CHARS = 700  # the least body of a long letter (with sections)
+SHORT_BODY_CHARS = 200  # the least body of a short letter: with its letterhead and closing, 300–700 characters
 
 
 @dataclass(frozen=True)
 class SyntheticLetter:
-    doc_number: str
+    doc_id: str  # as the product names the letter: its 文号, else its unit and heading
+    doc_number: str | None
     file_name: str
     text: str
     proposal_kind: str  # 建议 or 提案
     proposal_number: str
-    deputies: tuple[str, ...]
+    deputies: tuple[str, ...]  # as the letter names them (none when it opens "你们提出的…" without a record)
     title: str
     unit: str
-    date: str  # ISO
+    place: str  # the unit's place: what 我县 / 全市 in the body stands for
+    date: str | None  # ISO, 2024-06 when the letter writes no day, None when it has no date
     contact_person: str
     contact_phone: str
-    sections: tuple[str, ...]  # the 一、… headings
+    fields: tuple[tuple[str, str], ...]  # labelled lines written (办复类别, 自编号, 承办责任人, 督办领导)
+    sections: tuple[str, ...]  # the section paths of its body chunks, as the chunker should give them
+    conventions: tuple[str, ...]  # how it is written (heading form, salutation, contact, date, short …)
     questions: tuple[SyntheticQuestion, ...] = field(default=())
 
 
-def cn_number(n: int) -> str:
-    """1..99 in Chinese numerals as used in headings (十一, 二十)."""
-    tens, ones = divmod(n, 10)
-    head = "" if tens == 0 else ("十" if tens == 1 else CN_DIGITS[tens] + "十")
-    return head + (CN_DIGITS[ones] if ones or not tens else "")
+# --- the body --------------------------------------------------------------------------------------------
+def _said_facts(rng: random.Random, keys: Keys, unit: Unit, plan: bool, facts: list[Fact]) -> str:
+    """Usually one fact (sometimes two, sometimes none), as a sentence."""
+    parts = []
+    for _ in range(1 + (rng.random() < 0.2) if rng.random() < 0.65 else 0):
+        fact = draw_fact(rng, keys, unit, plan)
+        if fact is not None:
+            facts.append(fact)
+            parts.append(fact.sentence)
+    return f"{'，'.join(parts)}。" if parts else ""
 
 
-class _Keys:
-    """Globally unique choices: 文号 numbers, names, phones and the keys of asked facts."""
-
-    def __init__(self) -> None:
-        self.used: set[Any] = set()
-
-    def claim(self, rng: random.Random, draw: Callable[[], Any], tries: int = 30) -> tuple[Any, bool]:
-        """A drawn value not used before (and True), or after `tries` failures a used one (and False)."""
-        value = draw()
-        for _ in range(tries):
-            if value not in self.used:
-                self.used.add(value)
-                return value, True
-            value = draw()
-        return value, False
+def _filler(rng: random.Random, unit: Unit) -> str:
+    return rng.choice(FILLERS).format(org=rng.choice(ORGS), we=unit.we)
 
 
-@dataclass
-class _Fact:
-    sentence: str
-    question: str | None  # None when the fact's key was not unique (then nobody asks it)
-    answer: str
-    kind: str
+def _lead(rng: random.Random, unit: Unit) -> str:
+    return f"{rng.choice(SUGGESTION_VERBS)}{rng.choice(unit.dept.objects)}"
 
 
-def _name(rng: random.Random) -> str:
-    # Three characters: a two-character name could hide inside ordinary words (高+新 in 高新技术企业), and the
-    # chatbot scopes a question to any letter whose deputy it names.
-    return rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+def _items(rng: random.Random, keys: Keys, unit: Unit, plan: bool, facts: list[Fact], count: int) -> str:
+    """一是…。二是…。 items: a lead phrase, the facts said, a filler."""
+    return "".join(f"{cn_number(i + 1)}是{_lead(rng, unit)}。{_said_facts(rng, keys, unit, plan, facts)}"
+                   f"{_filler(rng, unit)}" for i in range(count))
 
 
-def _count_fact(rng: random.Random, keys: _Keys, plan: bool) -> _Fact:
-    # The verb is not part of the key: 新增/建成/完成 of the same thing, place and year in two letters would
-    # make a question asked with a paraphrased verb ambiguous.
-    def draw() -> tuple[str, ...]:
-        noun, _ = rng.choice(COUNTED)
-        return ("count", rng.choice(PLACES), str(rng.choice(YEARS)), noun, "plan" if plan else "done")
-
-    (_, place, year, noun, _), unique = keys.claim(rng, draw)
-    verb = rng.choice(COUNT_VERBS)[0]
-    unit = dict(COUNTED)[noun]
-    paraphrase = dict(COUNT_VERBS)[verb]
-    n = rng.randint(3, 2999)
-    if plan:
-        sentence = f"{year}年{place}计划{verb}{noun}{n}{unit}"
-        question = f"{place}{year}年打算{verb}多少{unit}{noun}？"
-    else:
-        sentence = f"{year}年{place}{verb}{noun}{n}{unit}"
-        question = f"{year}年{place}{paraphrase}多少{unit}{noun}？"
-    return _Fact(sentence, question if unique else None, f"{n}{unit}", "factoid")
+def _body(rng: random.Random, keys: Keys, unit: Unit, layout: Layout, facts: list[Fact]) -> tuple[
+        list[str], tuple[str, ...], str]:
+    """(lines, section paths of the body chunks, body form): subsections (一、 › （一）), one-line sections
+    (一、加快…。…) with a 下一步 section last, or (a short letter) two paragraphs without sections."""
+    if layout.short:
+        done = f"近年来，{unit.we}围绕{rng.choice(unit.dept.objects)}重点开展了以下工作：" + _items(
+            rng, keys, unit, False, facts, 2)
+        plan = f"下一步，{unit.we}将继续{_lead(rng, unit)}。{_said_facts(rng, keys, unit, True, facts)}" + _filler(
+            rng, unit)
+        while len(done) + len(plan) < SHORT_BODY_CHARS:  # the fact keys ran out: a short letter all the same
+            plan += _filler(rng, unit)
+        return [done, plan], ("正文",), "short"
+    lines, paths = _long_body(rng, keys, unit, layout, facts)
+    while sum(map(len, lines)) < LONG_BODY_CHARS:  # the fact keys ran out: a long letter all the same
+        lines[-1] += _filler(rng, unit)
+    return lines, paths, "sections" if paths[-1].endswith("下一步工作打算") else "subsections"
 
 
-def _rate_fact(rng: random.Random, keys: _Keys) -> _Fact:
-    def draw() -> tuple[str, ...]:
-        return ("rate", rng.choice(PLACES), str(rng.choice(YEARS)), rng.choice(RATES))
-
-    (_, place, year, noun), unique = keys.claim(rng, draw)
-    value = f"{rng.randint(20, 99)}.{rng.randint(1, 9)}%"
-    sentence = f"截至{year}年底，{place}{noun}达到{value}"
-    question = f"到{year}年底{place}的{noun}是多少？"
-    return _Fact(sentence, question if unique else None, value, "percent")
-
-
-def _money_fact(rng: random.Random, keys: _Keys) -> _Fact:
-    def draw() -> tuple[str, ...]:
-        return ("money", rng.choice(PLACES), str(rng.choice(YEARS)), rng.choice(FUNDS))
-
-    (_, place, year, fund), unique = keys.claim(rng, draw)
-    value = f"{rng.randint(1, 99)}.{rng.randint(10, 99)}亿元" if rng.random() < 0.5 else f"{rng.randint(120, 9800)}万元"
-    sentence = f"{year}年市财政为{place}安排{fund}资金{value}"
-    question = f"{year}年给{place}的{fund}资金有多少钱？"
-    return _Fact(sentence, question if unique else None, value, "money")
-
-
-def _date_fact(rng: random.Random, keys: _Keys) -> _Fact:
-    def draw() -> tuple[str, ...]:
-        return ("date", rng.choice(PLACES), rng.choice(PROJECTS))
-
-    (_, place, project), unique = keys.claim(rng, draw)
-    year, month = rng.choice(YEARS) + 1, rng.randint(1, 12)
-    sentence = f"{place}{project}计划于{year}年{month}月底前建成投用"
-    question = f"{place}的{project}什么时候能建成投用？"
-    return _Fact(sentence, question if unique else None, f"{year}年{month}月", "date")
+def _long_body(rng: random.Random, keys: Keys, unit: Unit, layout: Layout, facts: list[Fact]) -> tuple[
+        list[str], tuple[str, ...]]:
+    # Not the classic letter (the first real one): "近年来，我局…" before the sections, the 引言 chunk.
+    classic = layout.heading == "classic"
+    lines = [] if classic else [f"近年来，{unit.we}围绕{rng.choice(unit.dept.objects)}主要开展了以下工作："]
+    paths = [] if classic else ["引言"]
+    if classic or rng.random() < 0.5:
+        for s in range(rng.randint(2, 6)):
+            heading = f"{cn_number(s + 1)}、关于“{_lead(rng, unit)}”的建议"
+            lines += [heading, f"（一）工作进展。{_items(rng, keys, unit, False, facts, rng.choice((2, 2, 3)))}",
+                      f"（二）下一步工作计划。{_items(rng, keys, unit, True, facts, rng.choice((2, 2, 3)))}"]
+            paths += [f"{heading} › （一）工作进展", f"{heading} › （二）下一步工作计划"]
+        return lines, tuple(paths)
+    n = rng.randint(2, 5)
+    for s in range(n):
+        heading = f"{cn_number(s + 1)}、{_lead(rng, unit)}"
+        line = f"{heading}。{''.join(_said_facts(rng, keys, unit, False, facts) for _ in range(2))}{_filler(rng, unit)}"
+        while len(line) <= SIGNATURE_LINE_CHARS:
+            line += _filler(rng, unit)
+        lines.append(line)
+        paths.append(heading)
+    heading = f"{cn_number(n + 1)}、下一步工作打算"
+    lines.append(f"{heading}。{_items(rng, keys, unit, True, facts, rng.choice((2, 3)))}")
+    return lines, (*paths, heading)
 
 
-def _fact(rng: random.Random, keys: _Keys, plan: bool) -> _Fact | None:
-    """A fact whose key no other letter uses; when that kind's keys run out, a count, else none at all.
-
-    Never reusing a key keeps every earlier question unambiguous however many letters follow.
-    """
-    roll = rng.random()
-    draws: list[Callable[[], _Fact]] = [lambda: _count_fact(rng, keys, plan)]
-    if roll >= 0.45:
-        kind = _rate_fact if roll < 0.65 else _money_fact if roll < 0.85 else _date_fact
-        draws.insert(0, lambda: kind(rng, keys))
-    for draw in draws:
-        fact = draw()
-        if fact.question is not None:
-            return fact
-    return None
+# --- a letter --------------------------------------------------------------------------------------------
+def _numbers(rng: random.Random, keys: Keys, unit: Unit, kind: str, year: int, index: int,
+             with_docno: bool) -> tuple[int, str | None]:
+    """The suggestion number and the 文号. The number is unique for the unit (a heading names one letter) and
+    for the department's kind (交通局答复45号建议 names one letter); when those run out, 1000 + index."""
+    number = next((n for n in (rng.randint(1, 999) for _ in range(30))
+                   if keys.take(("proposal", unit.name, kind, n), ("bare", unit.dept.abbr, kind, n))), 1000 + index)
+    if not with_docno:
+        return number, None
+    style = rng.choice((f"{kind[0]}复", "函", kind[0]))
+    # Unique without its year too: deputies name a 文号 without it (泰水建复45号).
+    serial, free = keys.claim(lambda: ("docno", unit.abbr + style, rng.randint(1, 999)), tries=50)
+    return number, f"{unit.abbr}{style}〔{year}〕{serial[2] if free else 1000 + index}号"
 
 
-def _subsection(rng: random.Random, keys: _Keys, plan: bool, facts: list[_Fact]) -> str:
-    """一是…。二是…。 items: a lead phrase, usually one fact (sometimes two, sometimes none), a filler."""
-    items = []
-    for i in range(rng.choice((2, 2, 3))):
-        lead = f"{rng.choice(SUGGESTION_VERBS)}{rng.choice(DEPARTMENTS)[3][rng.randrange(4)]}"
-        parts = []
-        for _ in range(1 + (rng.random() < 0.2) if rng.random() < 0.65 else 0):
-            fact = _fact(rng, keys, plan)
-            if fact is not None:
-                facts.append(fact)
-                parts.append(fact.sentence)
-        filler = rng.choice(FILLERS).format(org=rng.choice(ORGS))
-        said = f"{'，'.join(parts)}。" if parts else ""
-        items.append(f"{cn_number(i + 1)}是{lead}。{said}{filler}")
-    return "".join(items)
-
-
-def _letter(index: int, rng: random.Random, keys: _Keys) -> SyntheticLetter:
-    abbr, unit, work, objects = rng.choice(DEPARTMENTS)
-    proposal = rng.choice(("建议", "提案"))
-    year = rng.choice(YEARS)
-    serial, _ = keys.claim(rng, lambda: ("serial", abbr, proposal, year, rng.randint(1, 999)), tries=50)
-    if not _:
-        serial = ("serial", abbr, proposal, year, 1000 + index)  # the small numbers ran out: keep it unique
-    doc_number = f"{abbr}{'建' if proposal == '建议' else '提'}复〔{year}〕{serial[4]}号"
-    number = str(rng.randint(1, 999))
-    deputies = tuple(keys.claim(rng, lambda: ("name", _name(rng)))[0][1] for _ in range(rng.randint(1, 3)))
-    phone, _ = keys.claim(rng, lambda: ("phone", f"8{rng.randint(1000000, 9999999)}"))
-    contact = _name(rng)
-    month, day = rng.randint(4, 9), rng.randint(1, 28)
-    title = f"关于{rng.choice(SUGGESTION_VERBS)}{rng.choice(objects)}的{proposal}"
-    facts: list[_Fact] = []
-    headings, body = [], []
-    for s in range(rng.randint(2, 6)):
-        heading = f"{cn_number(s + 1)}、关于“{rng.choice(SUGGESTION_VERBS)}{rng.choice(objects)}”的建议"
-        headings.append(heading)
-        body.append(heading)
-        body.append(f"（一）工作进展。{_subsection(rng, keys, False, facts)}")
-        body.append(f"（二）下一步工作计划。{_subsection(rng, keys, True, facts)}")
-    text = _render(doc_number, proposal, number, year, deputies, title, work, body, contact, phone[1], unit,
-                   f"{year}年{month}月{day}日", rng.sample(CC_POOL, rng.randint(2, 3)))
-    letter = SyntheticLetter(
-        doc_number=doc_number, file_name=f"{doc_number}.txt", text=text, proposal_kind=proposal,
-        proposal_number=number, deputies=deputies, title=title, unit=unit, date=f"{year}-{month:02d}-{day:02d}",
-        contact_person=contact, contact_phone=phone[1], sections=tuple(headings),
-    )
-    return _with_questions(letter, facts, rng, phone_unique=_)
-
-
-def _render(doc_number: str, proposal: str, number: str, year: int, deputies: tuple[str, ...], title: str,
-            work: str, body: list[str], contact: str, phone: str, unit: str, date: str, cc: list[str]) -> str:
-    people = "、".join(deputies)
-    you = "您" if len(deputies) == 1 else "你们"
-    session_no = cn_number((year - 2018) % 5 + 1)
-    if proposal == "建议":
-        head = [f"关于市十四届人大{session_no}次会议{number}号建议的", "答 复 函", "", f"{people}代表："]
-        received = (f"{you}在市人大十四届{session_no}次会议期间所提的《{title}》（人大建议{number}号）收悉。"
-                    "经调查研究，我们就建议中有关问题答复如下：")
-    else:
-        head = [f"关于市政协十二届{session_no}次会议第{number}号提案的答复函", "", f"{people}委员："]
-        received = f"{you}提出的《{title}》（第{number}号提案）收悉。现答复如下："
-    closing = [
-        f"非常感谢{you}对我市{work}工作的关心与支持，诚挚希望{you}继续向我们提供宝贵建议。",
-        f"联系人：{contact}，联系电话：{phone}。", "", "",
-        f"                               {unit}", f"                               {date}", "", "",
-        f"抄送：{'，'.join(cc)}", f"{unit}办公室                 {date}印发",
-    ]
-    return SEP.join([f" {doc_number}", "", "", *head, received, *body, *closing]) + SEP
-
-
-def _with_questions(letter: SyntheticLetter, facts: list[_Fact], rng: random.Random,
-                    phone_unique: bool) -> SyntheticLetter:
-    """Up to three fact questions of different kinds and one meta question scoped by 文号 or deputy."""
-    questions: list[SyntheticQuestion] = []
-    seen_kinds: set[str] = set()
-    for fact in rng.sample(facts, len(facts)):
-        if fact.question is None or fact.kind in seen_kinds or len(questions) >= 3:
-            continue
-        seen_kinds.add(fact.kind)
-        questions.append(SyntheticQuestion("", fact.question, [fact.answer], fact.sentence, fact.kind,
-                                           letter.doc_number))
-    if phone_unique:
-        evidence = f"联系人：{letter.contact_person}，联系电话：{letter.contact_phone}"
-        if rng.random() < 0.5:
-            meta = SyntheticQuestion("", f"{letter.doc_number}答复函的联系人是谁？", [letter.contact_person],
-                                     evidence, "meta", letter.doc_number)
+def _deputies(rng: random.Random, keys: Keys, unit: Unit, role: str) -> tuple[tuple[str, ...], bool]:
+    """1–3 names, and whether each surname is the only one among the deputies of the unit's letters of that
+    role (王代表 with the unit then names one letter): true while the surnames last."""
+    names, alone = [], True
+    for _ in range(rng.randint(1, 3)):
+        for _ in range(30):
+            full = name(rng)
+            if keys.take(("name", full), ("surname", unit.name, role, full[0])):
+                break
         else:
-            title = "代表" if letter.proposal_kind == "建议" else "委员"
-            meta = SyntheticQuestion("", f"{letter.deputies[0]}{title}那份答复函的联系电话是多少？",
-                                     [letter.contact_phone], evidence, "meta", letter.doc_number)
-        questions.append(meta)
-    numbered = tuple(SyntheticQuestion(f"{letter.doc_number}#{i}", q.question, q.answers, q.evidence, q.kind,
-                                       q.doc) for i, q in enumerate(questions, start=1))
-    return replace(letter, questions=numbered)
+            full, alone = unique_name(rng, keys), False
+        names.append(full)
+    return tuple(names), alone
+
+
+def _labels(rng: random.Random, keys: Keys, year: int) -> tuple[tuple[str, str], ...]:
+    """About a third of the letters carry labelled lines: 办复类别, 自编号, 承办责任人, 督办领导 (some of them)."""
+    if rng.random() >= 0.35:
+        return ()
+    labels = []
+    if rng.random() < 0.8:
+        labels.append((rng.choice(CATEGORY_LABELS), rng.choice("ABC") + "类"))
+    if rng.random() < 0.5:
+        code = keys.claim(lambda: ("code", "".join(rng.choices(LATIN, k=3)), rng.randint(1, 999)))[0]
+        labels.append(("自编号", f"{code[1]}-{year}-{code[2]:03d}"))
+    for label, chance in (("承办责任人", 0.6), ("督办领导", 0.4)):
+        if rng.random() < chance or not labels:
+            labels.append((label, unique_name(rng, keys)))
+    return tuple(labels)
+
+
+def _head(rng: random.Random, keys: Keys, index: int) -> tuple[Head, Layout, frozenset[str]]:
+    """What the letter says about itself, how it is written, and which optional names single it out."""
+    unit = draw_unit(rng)
+    kind, year = rng.choice(("建议", "提案")), rng.choice(YEARS)
+    with_docno = rng.random() < 0.5
+    number, doc_number = _numbers(rng, keys, unit, kind, year, index, with_docno)
+    names, alone = _deputies(rng, keys, unit, "代表" if kind == "建议" else "委员")
+    layout = draw_layout(rng, with_docno, unit, len(names))
+    deputies = names if layout.salutation != "none" else names[:1] if layout.record else ()
+    phone = keys.claim(lambda: ("phone", f"{unit.place.area_code}-{rng.randint(50000000, 89999999)}"))[0][1]
+    head = Head(
+        unit=unit, kind=kind, number=number, year=year, doc_number=doc_number, deputies=deputies,
+        title=f"关于{_lead(rng, unit)}的{kind}", person=unique_name(rng, keys), phone=phone,
+        month=rng.randint(4, 9), day=rng.randint(1, 28), labels=_labels(rng, keys, year),
+        content_class=rng.choice(CONTENT_CLASSES),
+    )
+    return head, layout, frozenset({"bare"} | ({"surname"} if alone else set()))
+
+
+def _conventions(head: Head, layout: Layout, body_form: str) -> tuple[str, ...]:
+    tags = [layout.heading, "docno" if head.doc_number else "no-docno", head.kind, head.unit.place.level,
+            f"salutation-{layout.salutation}", f"contact-{layout.contact}", f"date-{layout.date}", body_form]
+    tags += ["record"] * layout.record + ["half-width"] * layout.half_width + ["cc"] * layout.cc
+    if head.labels:
+        tags += ["labels-head" if layout.labels_at_head else "labels-closing"] + ["labels-paired"] * (
+            layout.labels_paired and len(head.labels) > 1)
+    return tuple(tags)
+
+
+def _letter(index: int, rng: random.Random, keys: Keys) -> SyntheticLetter:
+    head, layout, forms = _head(rng, keys, index)
+    facts: list[Fact] = []
+    body, sections, body_form = _body(rng, keys, head.unit, layout, facts)
+    if layout.half_width:
+        sections = tuple(path.translate(HALF_WIDTH) for path in sections)
+    letter_id = doc_id(head, layout)
+    letter = SyntheticLetter(
+        doc_id=letter_id, doc_number=head.doc_number,
+        file_name=f"{letter_id}.txt" if head.doc_number else f"{head.unit.name}-{head.kind}{head.number}号.txt",
+        text=render(head, layout, body), proposal_kind=head.kind, proposal_number=str(head.number),
+        deputies=head.deputies, title=head.title, unit=head.unit.name, place=head.unit.place.name,
+        date=iso_date(head, layout), contact_person=head.person, contact_phone=head.phone, fields=head.labels,
+        sections=sections, conventions=_conventions(head, layout, body_form),
+    )
+    return replace(letter, questions=letter_questions(letter_id, head, layout, facts, rng, keys, forms))
 
 
 def generate(n_letters: int, seed: int = 0) -> list[SyntheticLetter]:
     """`n_letters` letters, deterministic from `seed`; questions whose evidence is not unique are dropped."""
     rng = random.Random(seed)
-    keys = _Keys()
+    keys = Keys()
     letters = [_letter(i, rng, keys) for i in range(n_letters)]
     return _drop_ambiguous(letters)
 
@@ -334,10 +282,11 @@ def _compact(text: str) -> str:
 def _drop_ambiguous(letters: list[SyntheticLetter]) -> list[SyntheticLetter]:
     """Drop questions whose evidence occurs in another letter (exact: occurrences counted in every letter)."""
     texts = [_compact(letter.text) for letter in letters]
-    counts = _occurrences(texts, {_compact(q.evidence) for letter in letters for q in letter.questions})
+    needles = {_compact(q.evidence) for letter in letters for q in letter.questions if q.evidence is not None}
+    counts = _occurrences(texts, needles)
     out = []
     for letter in letters:
-        kept = tuple(q for q in letter.questions if counts[_compact(q.evidence)] == 1)
+        kept = tuple(q for q in letter.questions if q.evidence is None or counts[_compact(q.evidence)] == 1)
         out.append(letter if len(kept) == len(letter.questions) else replace(letter, questions=kept))
     return out
 
@@ -369,7 +318,7 @@ def _occurrences(texts: list[str], needles: set[str]) -> dict[str, int]:
 
 
 def write_corpus(folder: Path, letters: list[SyntheticLetter]) -> list[Path]:
-    """Write each letter as <文号>.txt (UTF-8) into `folder`; returns the paths in letter order."""
+    """Write each letter as a UTF-8 .txt file into `folder`; returns the paths in letter order."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for letter in letters:
@@ -381,7 +330,7 @@ def write_corpus(folder: Path, letters: list[SyntheticLetter]) -> list[Path]:
 
 def question_rows(letters: list[SyntheticLetter]) -> list[dict[str, Any]]:
     """The letters' questions as rows of the question-file format (chatbot.evaluation)."""
-    return [asdict(q) for letter in letters for q in letter.questions]
+    return [{key: getattr(q, key) for key in QUESTION_FIELDS} for letter in letters for q in letter.questions]
 
 
 def write_questions(path: Path, letters: list[SyntheticLetter]) -> None:
