@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 ADMIN_PATH = "/admin"
 ADMIN_USER = "admin"  # documented; any user name is accepted, the password is the secret
-ALLOWED_SUFFIXES = (".docx", ".pdf", ".txt", ".md")
+ALLOWED_SUFFIXES = (".docx", ".pdf", ".txt", ".md", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".html", ".htm",
+                    ".doc", ".rtf", ".odt", ".wps")
 CHAT_CONCURRENCY = 4  # Chatbot is thread-safe; answering takes tens of milliseconds
 WRITE_QUEUE = "index-write"  # upload, remove and rebuild run one at a time, in a worker thread
 _ADMIN_RE = re.compile(r"^/+admin", re.IGNORECASE)

@@ -92,10 +92,19 @@ def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
         conn = connect(index_dir, readonly=False)
         try:
             conn.executescript(SCHEMA)
+            add_missing_columns(conn)
             remove_orphans(index_dir, conn)
             yield conn
         finally:
             conn.close()
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns newer schema versions added to old tables (CREATE TABLE IF NOT EXISTS leaves those as they
+    were); the rows are rewritten by the full rebuild an older schema version triggers."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(docs)")}
+    if "reading" not in columns:
+        conn.execute("ALTER TABLE docs ADD COLUMN reading TEXT NOT NULL DEFAULT '{}'")
 
 
 # --- the commit -----------------------------------------------------------------------------------------
@@ -170,7 +179,8 @@ def delete_docs(conn: sqlite3.Connection, change: Change) -> set[str]:
     return touched
 
 
-_INSERT_DOC = "INSERT INTO docs (doc_id, source, sha256, meta, text, added_at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_DOC = ("INSERT INTO docs (doc_id, source, sha256, meta, text, added_at, reading) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_CHUNK = (
     'INSERT INTO chunks (id, chunk_id, doc_id, segment, section, kind, text, start, "end", search_text) '
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -183,7 +193,8 @@ def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: s
     for item in parsed:
         doc = item.doc
         meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
-        conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
+        reading_json = json.dumps(dataclasses.asdict(doc.reading), ensure_ascii=False)
+        conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now, reading_json))
         conn.executemany("INSERT INTO letter_keys (key, doc_id) VALUES (?, ?)",
                          [(key, doc.doc_id) for key in sorted(letter_keys(doc.doc_id, doc.meta))])
         rows = range(next_id, next_id + len(item.chunks))

@@ -23,14 +23,15 @@ import numpy as np
 
 from . import bm25
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from .schema import Chunk, LetterInfo, LetterMeta
+from .schema import Chunk, LetterInfo, LetterMeta, Reading
 from .segments import SegmentData, faiss_index, read_segment, refined_search
 from .tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
 # 2: the letter_rows, letter_keys and file_stats tables and the docs_files index.
-SCHEMA_VERSION = 2
+# 3: docs.reading (how each letter was read: text, OCR with its confidence, web page, converted).
+SCHEMA_VERSION = 3
 STORE_FILE = "store.sqlite"
 MANIFEST_FILE = "manifest.json"
 SEGMENTS_DIR = "segments"
@@ -42,7 +43,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, meta TEXT NOT NULL,
-    text TEXT NOT NULL, added_at TEXT NOT NULL);
+    text TEXT NOT NULL, added_at TEXT NOT NULL, reading TEXT NOT NULL DEFAULT '{}');
 -- The letter files by name: what a build compares with the corpus and the manifest lists. Without it
 -- those read a page per letter (the full text shares the row): 100,000 pages at 100,000 letters.
 CREATE INDEX IF NOT EXISTS docs_files ON docs (source, doc_id, sha256);
@@ -96,6 +97,14 @@ def meta_from_json(raw: str) -> LetterMeta:
     return LetterMeta(**{k: v for k, v in values.items() if k in known})
 
 
+def reading_from_json(raw: str) -> Reading:
+    values = json.loads(raw or "{}")
+    for key in ("ocr_pages", "low_confidence_pages"):
+        values[key] = tuple(values.get(key) or ())
+    known = {f.name for f in dataclasses.fields(Reading)}
+    return Reading(**{k: v for k, v in values.items() if k in known})
+
+
 def build_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     """What the index holds, as written to manifest.json."""
     meta = read_meta(conn)
@@ -128,15 +137,16 @@ def query_letters(conn: sqlite3.Connection, doc_id: str | None = None,
     where, args = ("WHERE d.doc_id = ?", (doc_id,)) if doc_id is not None else ("", ())
     count_sql = "0" if counts is not None else "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id)"
     rows = conn.execute(
-        f"SELECT d.doc_id, d.source, d.meta, {count_sql} FROM docs d {where} ORDER BY d.doc_id", args,
+        f"SELECT d.doc_id, d.source, d.meta, {count_sql}, d.reading FROM docs d {where} ORDER BY d.doc_id", args,
     ).fetchall()
     if counts is not None:
-        rows = [(d, source, raw, counts[d]) for d, source, raw, _ in rows if d in counts]
+        rows = [(d, source, raw, counts[d], reading) for d, source, raw, _, reading in rows if d in counts]
     infos = []
-    for found_id, source, raw_meta, count in rows:
+    for found_id, source, raw_meta, count, raw_reading in rows:
         meta = meta_from_json(raw_meta)
         infos.append(LetterInfo(doc_id=found_id, title=meta.title or found_id, deputies=meta.deputies,
-                                date=meta.date, chunk_count=count, source=source, meta=meta))
+                                date=meta.date, chunk_count=count, source=source, meta=meta,
+                                reading=reading_from_json(raw_reading)))
     return infos
 
 
@@ -147,6 +157,10 @@ def list_letters(index_dir: Path) -> list[LetterInfo]:
     try:
         conn = connect(index_dir)
         try:
+            version = read_meta(conn).get("schema_version")
+            if version is not None and int(version) != SCHEMA_VERSION:
+                raise IndexMismatchError(f"index at {index_dir} has schema version {version}, this program "
+                                         f"reads {SCHEMA_VERSION}: run `chatbot index build --full`")
             return query_letters(conn)
         finally:
             conn.close()

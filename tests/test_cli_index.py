@@ -32,10 +32,10 @@ def test_build_then_list(run, idx_corpus) -> None:
     listing = run("index", "list")
     assert listing.exit_code == 0
     assert listing.stdout.splitlines() == [
-        "文号\t标题\t代表/委员\t日期\t片段数",
-        f"{L101}\t关于加快人才引进的建议\t王伟\t2024-07-01\t4",
-        f"{L102}\t关于发展海洋经济的建议\t李娜\t2024-07-02\t4",
-        f"{L103}\t关于改善农村道路的建议\t陈刚\t2024-07-03\t4",
+        "文号\t标题\t代表/委员\t日期\t片段数\t读取方式",
+        f"{L101}\t关于加快人才引进的建议\t王伟\t2024-07-01\t4\t文本",
+        f"{L102}\t关于发展海洋经济的建议\t李娜\t2024-07-02\t4\t文本",
+        f"{L103}\t关于改善农村道路的建议\t陈刚\t2024-07-03\t4\t文本",
     ]
 
 

@@ -11,12 +11,12 @@ import pytest
 from chatbot.documents import (
     PAGE_NUMBER_RE,
     SUPPORTED_SUFFIXES,
-    _strip_page_furniture,
     clean_text,
     iter_corpus_files,
     load_document,
     read_letter_text,
 )
+from chatbot.pages import strip_page_furniture
 from chatbot.errors import DocumentError
 from chatbot.identity import parse_metadata
 from chatbot.schema import LetterMeta
@@ -27,7 +27,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_supported_suffixes() -> None:
-    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".pdf")
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".doc", ".rtf", ".odt", ".wps",
+                                  ".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 
 def test_real_letter_metadata() -> None:
@@ -134,8 +135,8 @@ def test_page_number_pattern_leaves_text(line: str) -> None:
 
 def test_headers_recurring_on_most_pages_are_removed() -> None:
     pages = [f"温州市科学技术局 第{n}页\n正文{n}。\n{n}" for n in (1, 2, 3)]
-    assert _strip_page_furniture(pages) == ["正文1。", "正文2。", "正文3。"]
-    assert _strip_page_furniture(["单页标题\n正文。"]) == ["单页标题", "正文。"]
+    assert strip_page_furniture(pages) == ["正文1。", "正文2。", "正文3。"]
+    assert strip_page_furniture(["单页标题\n正文。"]) == ["单页标题", "正文。"]
 
 
 def test_clean_text_removes_conversion_artefacts() -> None:
@@ -194,8 +195,9 @@ def test_letter_without_structure_loads_with_warning(
         ("bad_empty.txt", "empty file"),
         ("bad_whitespace.txt", "empty file (only whitespace)"),
         ("bad_binary.txt", "not a letter: binary data (no text encoding fits)"),
-        ("bad_sheet.xls", "unsupported file type '.xls' (supported: .txt, .md, .docx, .pdf)"),
-        ("bad_scanned.pdf", "PDF has no text layer (scanned image?); run OCR first"),
+        ("bad_sheet.xls", "unsupported file type '.xls' (supported: .txt, .md, .docx, .pdf, .html, .htm, .doc, "
+                          ".rtf, .odt, .wps, .jpg, .jpeg, .png, .tif, .tiff)"),
+        ("bad_scanned.pdf", "no text found by OCR: the scan is blank or holds no writing"),
         ("bad_corrupt.docx", "corrupt .docx: BadZipFile: File is not a zip file"),
         ("missing.txt", "file not found"),
     ],
@@ -230,7 +232,8 @@ def test_old_word_file_named_docx(tmp_path: Path) -> None:
     path.write_bytes((DATA / "bad_sheet.xls").read_bytes())  # same OLE container as a .doc
     with pytest.raises(DocumentError) as caught:
         load_document(path)
-    assert str(caught.value) == f"{path}: corrupt .docx: this is an old Word .doc file; save it as .docx"
+    assert str(caught.value) == (f"{path}: corrupt .docx: this is an old Word .doc file; rename it to .doc "
+                                 "(read through LibreOffice) or save it as .docx")
 
 
 def test_control_characters_mean_binary(tmp_path: Path) -> None:
