@@ -16,9 +16,9 @@ from chatbot.documents import (
     load_document,
     read_letter_text,
 )
-from chatbot.pages import strip_page_furniture
 from chatbot.errors import DocumentError
 from chatbot.identity import parse_metadata
+from chatbot.pages import strip_page_furniture
 from chatbot.schema import LetterMeta
 
 ROOT = Path(__file__).resolve().parents[1]
