@@ -97,6 +97,8 @@ def image_pages(path: Path, data: bytes) -> Iterator[Image.Image]:
 
     try:
         image = PILImage.open(io.BytesIO(data))
+    except PILImage.DecompressionBombError as e:  # Pillow's own check, at twice its default pixel limit
+        raise DocumentError(path, f"refused: {e}") from e
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DocumentError(path, f"not a readable image: {e}") from e
     limits.check_image_size(path, image.width, image.height, getattr(image, "n_frames", 1))

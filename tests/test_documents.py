@@ -305,3 +305,28 @@ def test_docx_merged_cells_appear_once(tmp_path: Path) -> None:
     path = tmp_path / "merged.docx"
     document.save(str(path))
     assert read_letter_text(path) == "表前。\n合计\n甲｜乙｜丙\n表后。"
+
+
+def test_title_wrapped_above_the_salutation_does_not_swallow_it() -> None:
+    """示例 97号: "关于…第512号建议的" / "答 复 函" / "王建国代表：" were joined into one line, losing the deputy."""
+    doc = load_document(DATA / "示例-温科提复〔2024〕97号.pdf")
+    assert doc.text.startswith("温科提复〔2024〕97号\n关于市十四届人大四次会议第512号建议的答 复 函\n王建国代表：\n")
+    assert doc.doc_id == "温科提复〔2024〕97号"
+    assert (doc.meta.deputies, doc.meta.date) == (("王建国",), "2024-07-08")
+    assert doc.meta.title == "关于支持科技型中小企业研发投入的建议"
+    assert (doc.reading.method, doc.reading.pages) == ("text", 1)
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        (["关于市十四届人大四次会议第512号建议的", "答 复 函", "王建国代表：", "你在会议期间所提的建议收悉。经认真研"],
+         ["关于市十四届人大四次会议第512号建议的答 复 函", "王建国代表：", "你在会议期间所提的建议收悉。经认真研"]),
+        (["一二三四五六七八九十一二三四五六七八九十", "二三四五六七八九十一二三四五六七八九十一", "末行。"],
+         ["一二三四五六七八九十一二三四五六七八九十二三四五六七八九十一二三四五六七八九十一末行。"]),
+    ],
+)
+def test_rejoin_judges_each_line_as_laid_out(lines: list[str], joined: list[str]) -> None:
+    from chatbot.pages import rejoin_wrapped
+
+    assert rejoin_wrapped(lines) == joined
