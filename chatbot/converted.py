@@ -28,6 +28,7 @@ WEB_SUFFIXES: tuple[str, ...] = (".html", ".htm")
 CONVERTED_SUFFIXES: tuple[str, ...] = (".doc", ".rtf", ".odt", ".wps")
 LIBREOFFICE_PACKAGE = "libreoffice-writer-nogui"  # the Debian package the Makefile installs
 CONVERT_TIMEOUT_S = 120
+MIN_WEB_CHARS = 30  # a page whose main content holds fewer Chinese characters is a site page, not a letter
 _SITE_SUFFIX_RE = re.compile(r"\s*(?:[_|｜]|\s[-–—]\s).*$")  # "…答复函_泰顺县人民政府" → "…答复函"
 
 
@@ -61,8 +62,10 @@ def read_web_page(path: Path, data: bytes) -> WebPage:
         raise DocumentError(path, f"web page cannot be parsed: {type(e).__name__}: {e}") from e
     text = (getattr(found, "text", None) or "") if found is not None else ""
     lines = [line for line in text.split("\n") if not is_boilerplate(line)]
-    if not any(line.strip() for line in lines):
-        raise DocumentError(path, "no letter text found in the web page (its main content is empty)")
+    chinese = sum(1 for line in lines for c in line if "\u4e00" <= c <= "\u9fff")
+    if chinese < MIN_WEB_CHARS:
+        raise DocumentError(path, f"no letter text found in the web page: its main content holds {chinese} "
+                                  "Chinese characters")
     raw_title = getattr(found, "title", None) or ""
     title = _SITE_SUFFIX_RE.sub("", raw_title).strip() or None
     if title and not any(title in line for line in lines[:5]):
