@@ -260,3 +260,24 @@ def test_rows_join_into_paragraphs_by_margins_and_starts() -> None:
         "王建国代表：", "你在会议期间所提的建议收悉。经研究，现答复如下：", "一、关于研发补助的建议",
         "全市兑现补助资金3.2亿元，惠及企业1860家，研发投入增长12.5%", "二是新增合作银行5家。",
     ]
+
+
+def test_index_list_shows_the_letter_was_scanned(scanned_index: tuple[Chatbot, list[str]],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from chatbot import cli
+
+    bot, _ = scanned_index
+    monkeypatch.setenv("CHATBOT_INDEX_DIR", str(bot.settings.index_dir))
+    runner = CliRunner()
+    table = runner.invoke(cli.main, ["index", "list"]).stdout.splitlines()
+    assert table[0].endswith("\t读取方式")
+    row = table[1].split("\t")
+    assert row[:4] == ["温科提复〔2024〕91号", "关于加快科技成果落地转化的建议", "虞振勇", "2024-06-26"]
+    assert row[5].startswith("识别自扫描件（置信度 0.9") and row[5].endswith("）")
+    listed = json.loads(runner.invoke(cli.main, ["index", "list", "--json"]).stdout)
+    assert listed[0]["reading"]["method"] == "ocr"
+    assert (listed[0]["reading"]["ocr_pages"], listed[0]["reading"]["pages"]) == ([1, 2, 3, 4], 4)
