@@ -33,6 +33,7 @@ OCR_CONFIDENCE_FLOOR = 0.9  # a page read with a lower mean confidence is report
 MAX_OCR_SIDE = 2400  # a larger photo is scaled down first: the recogniser gains nothing above this
 MIN_LETTER_CHARS = 40  # fewer Chinese characters than this in the whole file: not a letter
 MIN_MEAN_CONFIDENCE = 0.6  # a file read with less is noise, not text
+RED_INK_MARGIN = 60  # a pixel whose red exceeds its green and blue by more than this is a seal's ink
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class OcrEngine:
 
 
 def _prepared(image: Image.Image) -> Any:
-    """The page as a greyscale array: its red channel (seals vanish), no larger than MAX_OCR_SIDE."""
+    """The page as a greyscale array without its red ink (seals vanish), no larger than MAX_OCR_SIDE."""
     import numpy as np
     from PIL import Image as PILImage
     from PIL import ImageOps
@@ -83,11 +84,17 @@ def _prepared(image: Image.Image) -> Any:
     image = ImageOps.exif_transpose(image) or image  # a phone photo taken sideways
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    grey = image.getchannel("R") if image.mode == "RGB" else image
-    scale = MAX_OCR_SIDE / max(grey.size)
+    scale = MAX_OCR_SIDE / max(image.size)
     if scale < 1:
-        grey = grey.resize((round(grey.width * scale), round(grey.height * scale)), PILImage.Resampling.LANCZOS)
-    return np.asarray(grey)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), PILImage.Resampling.LANCZOS)
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        return pixels
+    red = pixels[:, :, 0]
+    # The red channel keeps black text black and makes red ink light; what is clearly red (a seal's ring,
+    # star and arc of characters, even where JPEG blurred it) becomes paper white.
+    redness = red.astype(np.int16) - np.maximum(pixels[:, :, 1], pixels[:, :, 2])
+    return np.where(redness > RED_INK_MARGIN, 255, red).astype(np.uint8)
 
 
 def image_pages(path: Path, data: bytes) -> Iterator[Image.Image]:

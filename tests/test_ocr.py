@@ -90,6 +90,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory, scanned_index: tuple[Chatbot
         "real-noisy.pdf": (save_pdf(render_pages(real, NOISY), folder / "b.pdf"), real),
         "97-clean.jpg": (save_jpg(render_pages(LETTER_97)[0], folder / "c.jpg"), LETTER_97),
         "97-noisy.jpg": (save_jpg(render_pages(LETTER_97, NOISY)[0], folder / "d.jpg", quality=70), LETTER_97),
+        "97-sealed.jpg": (save_jpg(render_pages(LETTER_97, ScanStyle(seal=True))[0], folder / "f.jpg"), LETTER_97),
         "97-mixed.pdf": (_mixed_pdf(folder / "e.pdf"), LETTER_97),
     }
     out = {}
@@ -107,6 +108,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory, scanned_index: tuple[Chatbot
 
 @pytest.mark.parametrize(("name", "floor"), [
     ("real-clean.pdf", 0.97), ("real-noisy.pdf", 0.93), ("97-clean.jpg", 0.97), ("97-noisy.jpg", 0.93),
+    ("97-sealed.jpg", 0.97),
 ])
 def test_character_accuracy(scans: dict[str, Read], name: str, floor: float) -> None:
     read = scans[name]
@@ -151,7 +153,7 @@ def test_reading_records_pages_and_confidence(scans: dict[str, Read]) -> None:
     assert reading.ocr_confidence is not None and 0.95 <= reading.ocr_confidence <= 1.0
 
 
-@pytest.mark.parametrize("name", ["97-clean.jpg", "97-noisy.jpg"])
+@pytest.mark.parametrize("name", ["97-clean.jpg", "97-noisy.jpg", "97-sealed.jpg"])
 def test_photographed_letter_with_seal_keeps_its_signature(scans: dict[str, Read], name: str) -> None:
     doc = scans[name].doc
     assert doc.doc_id == "温科提复〔2024〕97号"
