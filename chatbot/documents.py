@@ -31,7 +31,9 @@ from .schema import READ_CONVERTED, READ_WEB, Document, LetterMeta, Reading
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAGE_NUMBER_RE", "SUPPORTED_SUFFIXES", "clean_text", "load_document", "read_letter_text"]
+# PAGE_NUMBER_RE moved to chatbot.pages with the PDF code; it is still importable from here.
+__all__ = ["PAGE_NUMBER_RE", "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "clean_text", "iter_corpus_files",
+           "load_document", "read_letter_text"]
 
 TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".pdf")
 SUPPORTED_SUFFIXES: tuple[str, ...] = (*TEXT_SUFFIXES, *WEB_SUFFIXES, *CONVERTED_SUFFIXES, *IMAGE_SUFFIXES)
