@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import DocumentError
 
@@ -29,6 +30,7 @@ CONVERTED_SUFFIXES: tuple[str, ...] = (".doc", ".rtf", ".odt", ".wps")
 LIBREOFFICE_PACKAGE = "libreoffice-writer-nogui"  # the Debian package the Makefile installs
 CONVERT_TIMEOUT_S = 120
 MIN_WEB_CHARS = 30  # a page whose main content holds fewer Chinese characters is a site page, not a letter
+TABLE_CELL_SEP = "｜"  # as chatbot.documents joins a .docx table row's cells
 _SITE_SUFFIX_RE = re.compile(r"\s*(?:[_|｜]|\s[-–—]\s).*$")  # "…答复函_泰顺县人民政府" → "…答复函"
 
 
@@ -55,23 +57,61 @@ def read_web_page(path: Path, data: bytes) -> WebPage:
     """The main content of a saved web page, with the page's title first when the text lacks it."""
     try:
         import trafilatura
+        from lxml import etree
 
-        found = trafilatura.bare_extraction(data, with_metadata=True, include_tables=True,
-                                            include_comments=False, include_images=False)
+        xml = trafilatura.extract(data, output_format="xml", with_metadata=True, include_tables=True,
+                                  include_comments=False, include_images=False)
+        root = etree.fromstring(xml.encode("utf-8")) if xml else None
     except Exception as e:  # lxml and trafilatura raise many error types on broken markup
         raise DocumentError(path, f"web page cannot be parsed: {type(e).__name__}: {e}") from e
-    text = (getattr(found, "text", None) or "") if found is not None else ""
-    lines = [line for line in text.split("\n") if not is_boilerplate(line)]
+    main = root.find("main") if root is not None else None
+    lines = [line for line in (_block_lines(main) if main is not None else []) if not is_boilerplate(line)]
     chinese = sum(1 for line in lines for c in line if "\u4e00" <= c <= "\u9fff")
     if chinese < MIN_WEB_CHARS:
         raise DocumentError(path, f"no letter text found in the web page: its main content holds {chinese} "
                                   "Chinese characters")
-    raw_title = getattr(found, "title", None) or ""
-    title = _SITE_SUFFIX_RE.sub("", raw_title).strip() or None
+    assert root is not None  # lines were found under it
+    title = _SITE_SUFFIX_RE.sub("", root.get("title") or "").strip() or None
     if title and not any(title in line for line in lines[:5]):
         lines.insert(0, title)  # the heading stood outside the extracted body: the letterhead needs it
-    date = getattr(found, "date", None)
+    date = root.get("date")
     return WebPage("\n".join(lines), title, date if date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None)
+
+
+_BLOCKS = {"p", "head", "item", "quote", "code"}
+
+
+def _block_lines(element: Any) -> list[str]:
+    """Lines of trafilatura's XML: a paragraph, heading or list item each; a table row whose cells hold
+    paragraphs (an old site laying out its page with tables) as those paragraphs, a data table's row as
+    one line of cells joined by ｜ (as a .docx table row is read)."""
+    lines: list[str] = []
+    for child in element:
+        if child.tag in _BLOCKS:
+            lines.append(_text(child))
+        elif child.tag == "table":
+            for row in child.iter("row"):
+                cells = row.findall("cell")
+                if any(len(cell) and any(c.tag in _BLOCKS for c in cell) for cell in cells):
+                    for cell in cells:
+                        lines.extend(_block_lines(cell) if len(cell) else [_text(cell)])
+                else:
+                    lines.append(TABLE_CELL_SEP.join(_text(cell) for cell in cells))
+        elif len(child):
+            lines.extend(_block_lines(child))
+        elif _text(child):
+            lines.append(_text(child))
+    return [line for line in lines if line.strip()]
+
+
+# A space between two Chinese characters or marks: a line break in the page's source (the text has none
+# there) or letter-spacing ("答 复 函"); trafilatura has already turned both into one space.
+_CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+_CJK_SPACE_RE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def _text(element: Any) -> str:
+    return _CJK_SPACE_RE.sub("", re.sub(r"\s+", " ", "".join(element.itertext()))).strip()
 
 
 def convert_to_docx(path: Path, data: bytes) -> bytes:
