@@ -26,11 +26,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-# Debian's chromium (Playwright cannot download browsers here) and a CJK font for the browser test.
-$(APT_STAMP): | $(STAMP)
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi'; then \
+# Debian's chromium (Playwright cannot download browsers here), a CJK font for the browser test and the
+# scans the OCR tests draw, and LibreOffice (headless, no GUI) to read .doc/.rtf/.odt/.wps letters.
+# Checked again whenever this Makefile changes (the check is a few milliseconds when all is there).
+$(APT_STAMP): Makefile | $(STAMP)
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi' || ! command -v soffice >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" -ne 0 ] && echo sudo); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-wqy-microhei; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-wqy-microhei && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends libreoffice-writer-nogui; \
 	fi
 	touch $(APT_STAMP)
 

@@ -77,7 +77,8 @@ def _mark(met: bool | None) -> str:
 
 def markdown(results: dict[str, Any], plan: _Plan) -> str:
     parts = [_header(results), _targets_table(results), _quality_table(results, plan), _latency_table(results),
-             _scale_section(results), _huge_section(results), _backends_table(results), _load_section(results),
+             _scale_section(results), _huge_section(results), _backends_table(results), _ocr_section(results),
+             _load_section(results),
              _method()]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -263,6 +264,30 @@ def _load_section(results: dict[str, Any]) -> str:
             row(f"{kind}: p50 / p95 (ms)", lambda r, k=kind: f"{r[k]['p50_ms']} / {r[k]['p95_ms']}" if k in r else "—"),
         ]
     lines.append(row("server peak RSS (MB)", lambda r: r["server_peak_rss_mb"]))
+    return "\n".join(lines)
+
+
+def _ocr_section(results: dict[str, Any]) -> str:
+    ocr = results.get("ocr")
+    if not ocr:
+        return ""
+    lines = ["## OCR and input limits (issues 11 and 12; benchmarks/ocr_bench.py)", "",
+             "Scans drawn by benchmarks/scans.py at 150 dpi; similarity = difflib ratio to the source text, "
+             "whitespace removed; seconds = `load_document` (render, OCR, layout, metadata).", "",
+             "| scan | pages | similarity | OCR confidence | s/page | 文号 | deputies | date |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in ocr.get("accuracy", []):
+        lines.append(f"| {row['scan']} | {row['pages']} | {row['similarity']} | {row['ocr_confidence']} | "
+                     f"{row['seconds_per_page']} | {row['doc_id']} | {'、'.join(row['deputies'])} | {row['date']} |")
+    add, bomb = ocr.get("add_scanned_letter"), ocr.get("docx_bomb")
+    if add:
+        lines.append(f"\nAdding a {add['pages']}-page scanned letter ({add['chunks']} chunks): "
+                     f"{add['in_process_s']} s in process (`add_files`), {add['cli_wall_s']} s with "
+                     "`chatbot index add` in a new process.")
+    if bomb:
+        lines.append(f"\n`chatbot index add` of a {bomb['file_kb']} KB .docx of {bomb['paragraphs']:,} empty "
+                     f"paragraphs: exit code {bomb['exit_code']} after {bomb['wall_s']} s, peak RSS "
+                     f"{bomb['peak_rss_mb']} MB — {bomb['message']}")
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.run --quick    # small sizes, a few minutes: checks the machinery
     .venv/bin/python -m benchmarks.run --long     # more questions and latency samples, plus 100,000 letters
     .venv/bin/python -m benchmarks.run --only huge --out DIR   # just the 100,000-letter step (benchmarks/huge.py)
+    .venv/bin/python -m benchmarks.run --only ocr    # just the OCR and input-limit step (benchmarks/ocr_bench.py)
 
 Corpora and indexes go to benchmarks/out/work/ (git-ignored). Sizes: 1, 100 and 1,000 synthetic letters
 indexed with the real embedder (quality, build throughput, latency); 10,000 letters through the real
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, huge, measure, report
+from benchmarks import baseline, huge, measure, ocr_bench, report
 from benchmarks.standin import StandInEmbedder, index_vectors
 from benchmarks.synthetic import SyntheticLetter, generate, question_rows, write_corpus
 from chatbot.config import Settings, load_settings
@@ -206,6 +207,7 @@ def run(plan_name: str, out: Path) -> dict[str, Any]:
         ("large index", lambda: measure_large(work, results["_large"], letters, plan, embedder, results)),
         ("embedding backends", lambda: results.update(
             embedding_backends=measure.embedding_backends(work, plan.backend_rounds))),
+        ("ocr and input limits", lambda: results.update(ocr=ocr_bench.measure_all(work, embedder))),
     ]
     if plan.huge_size:
         pool = work / f"index-{plan.real_sizes[2]}"
@@ -262,6 +264,27 @@ def run_only_huge(out: Path, pool_source: Path) -> dict[str, Any]:
     return results
 
 
+def run_only_ocr(out: Path) -> dict[str, Any]:
+    """The OCR step alone; merged into --out/results.json when one is there (its plan is kept)."""
+    work = HERE / "out" / "work-ocr"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    previous = out / "results.json"
+    results: dict[str, Any] = (json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else
+                               {"plan": "default", "seed": SEED})
+    results.update(machine=measure.machine(), code=measure.code_fingerprint())
+    settings = load_settings()
+    embedder = load_embedder(settings)
+    results.setdefault("embedder", {"model": settings.embedding_model, "backend": settings.embedding_backend,
+                                    "dim": embedder.dim})
+    started = step(results, "ocr and input limits")
+    results["ocr"] = ocr_bench.measure_all(work, embedder)
+    results["step_seconds"]["ocr and input limits"] = round(time.perf_counter() - started, 1)
+    results["load_at_end"] = os.getloadavg()
+    _write(results, out, PLANS[results["plan"]])
+    return results
+
+
 def _write(results: dict[str, Any], out: Path, plan: Plan) -> None:
     public = {k: v for k, v in results.items() if not k.startswith("_")}
     public["targets"] = report.targets(public, plan)
@@ -279,8 +302,9 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--quick", action="store_true", help="small sizes (1/20/100 real, 1,000 stand-in)")
     size.add_argument("--long", action="store_true", help="more questions, latency samples and rounds")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json and RESULTS.md go")
-    parser.add_argument("--only", choices=("huge",),
-                        help="run one step alone: huge = the 100,000-letter stand-in index (benchmarks/huge.py)")
+    parser.add_argument("--only", choices=("huge", "ocr"),
+                        help="run one step alone: huge = the 100,000-letter stand-in index (benchmarks/huge.py); "
+                             "ocr = OCR speed and accuracy, a scanned letter added, a .docx bomb refused")
     parser.add_argument("--pool", type=Path, default=HERE / "out" / "work" / "index-1000",
                         help="with --only huge: the real index (or .npy) whose vectors the stand-ins are drawn from")
     parser.add_argument("--render", action="store_true",
@@ -301,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.only == "huge":
         run_only_huge(args.out, args.pool)
+        return
+    if args.only == "ocr":
+        run_only_ocr(args.out)
         return
     run("quick" if args.quick else "long" if args.long else "default", args.out)
 

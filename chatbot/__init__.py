@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ChatbotError, DocumentError, IndexMismatchError, IndexMissingError, QueryError
-from .schema import Answer, Chunk, Document, LetterInfo, LetterMeta, Passage
+from .schema import Answer, Chunk, Document, LetterInfo, LetterMeta, Passage, Reading
 
 if TYPE_CHECKING:
     from .service import Chatbot
@@ -31,6 +31,7 @@ __all__ = [
     "LetterMeta",
     "Passage",
     "QueryError",
+    "Reading",
     "answer",
     "letters",
     "retrieve",

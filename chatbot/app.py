@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ADMIN_PATH = "/admin"
-ALLOWED_SUFFIXES = (".docx", ".pdf", ".txt", ".md")
+ALLOWED_SUFFIXES = (".docx", ".pdf", ".txt", ".md", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".html", ".htm",
+                    ".doc", ".rtf", ".odt", ".wps")
 MAX_UPLOAD_FILES = 20  # files a staff upload may carry at once
 CHAT_CONCURRENCY = 4  # Chatbot is thread-safe; answering takes tens of milliseconds
 WRITE_QUEUE = "index-write"  # upload, remove and rebuild run one at a time, in a worker thread

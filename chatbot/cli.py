@@ -20,7 +20,7 @@ from .errors import ChatbotError
 EXIT_SKIPPED = 2  # `index build` indexed the corpus but skipped at least one unreadable file
 
 # User-facing text (Chinese), kept together.
-LIST_HEADERS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数")
+LIST_HEADERS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数", "读取方式")
 NO_LETTERS = "索引中还没有答复函：用 `chatbot index add 文件` 或 `chatbot index build` 加入。"
 REPORT_LABELS = {
     "added": "新增", "replaced": "替换", "removed": "移除", "unchanged": "未变", "skipped": "跳过",
@@ -142,7 +142,11 @@ def index_build(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | N
 @_INDEX_OPTION
 @_CORPUS_OPTION
 def index_add(files: tuple[Path, ...], index_dir: Path | None, corpus_dir: Path | None) -> None:
-    """Copy letter files (.txt .md .docx .pdf) into the corpus and index them.
+    """Copy letter files into the corpus and index them.
+
+    Types: .txt .md .docx .pdf (a scanned PDF is read by OCR, page by page), photos and scans
+    (.jpg .png .tif), web pages saved from a site (.html .htm), and .doc .rtf .odt .wps (converted by
+    LibreOffice, Debian package libreoffice-writer-nogui).
 
     Every file is checked first: if one cannot be read, nothing is added (exit 1).
     A letter whose 文号 is already indexed replaces the old one.
@@ -206,7 +210,9 @@ def index_check(index_dir: Path | None) -> None:
 @_INDEX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of letters instead of a table.")
 def index_list(index_dir: Path | None, as_json: bool) -> None:
-    """List the indexed letters: 文号 (or the id a letter without one gets), title, unit, deputies, date, chunks.
+    """List the indexed letters: 文号 (or the id a letter without one gets), title, unit, deputies, date, number
+    of chunks and how each was read (文本, 网页, 由 .doc 转换, or 识别自扫描件 with the OCR confidence and the pages
+    below its floor).
 
     \b
     Examples:
@@ -214,6 +220,7 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
       chatbot index list --json
     """
     from .store import list_letters
+    from .ui_text import reading_label
 
     settings = _settings(index_dir=index_dir)
     letters = list_letters(settings.index_dir)
@@ -223,7 +230,8 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
     if not letters:
         click.echo(NO_LETTERS)
         return
-    rows = [(x.doc_id, x.title, x.unit or "", "、".join(x.deputies), x.date or "", str(x.chunk_count))
+    rows = [(x.doc_id, x.title, x.unit or "", "、".join(x.deputies), x.date or "", str(x.chunk_count),
+             reading_label(x.reading))
             for x in letters]
     click.echo("\t".join(LIST_HEADERS))
     for row in rows:

@@ -16,8 +16,9 @@ from .evidence import coverage
 from .identity import DATE_RE, field_text, iso_date
 from .query import COUNT, DATE, META, WHAT, Question, compact
 from .retrieval import Hit
-from .schema import Answer, LetterInfo, Passage
+from .schema import READ_OCR, Answer, LetterInfo, Passage
 from .scope import Scope
+from .ui_text import SCANNED_MARK
 
 NOT_FOUND = "现有答复函中没有找到“{question}”的直接答复。"
 NOT_FOUND_TERMS = "答复函中未提到：{terms}。"
@@ -73,7 +74,8 @@ class Evidence:
 
 def citation(passage: Passage) -> str:
     title = f"《{escape_markdown(passage.title)}》" if passage.title else ""
-    return f"{title}（{escape_markdown(passage.doc_id)}） · {escape_markdown(passage.section)}"
+    scanned = f"（{SCANNED_MARK}）" if passage.scanned else ""  # read by OCR: the quote may hold misreadings
+    return f"{title}（{escape_markdown(passage.doc_id)}）{scanned} · {escape_markdown(passage.section)}"
 
 
 def to_passage(hit: Hit, letters: Mapping[str, LetterInfo], quote: str | None = None) -> Passage:
@@ -90,6 +92,7 @@ def to_passage(hit: Hit, letters: Mapping[str, LetterInfo], quote: str | None = 
         end=chunk.end,
         chunk_id=chunk.chunk_id,
         kind=chunk.kind,
+        scanned=letter is not None and letter.reading.method == READ_OCR,
     )
 
 

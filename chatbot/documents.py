@@ -1,4 +1,5 @@
-"""Read letter files (.txt/.md in UTF-8 or GBK, .docx, .pdf) and clean them.
+"""Read letter files and clean them: .txt/.md (UTF-8 or GBK), .docx, .pdf (text layer, or OCR for scanned
+pages: chatbot.pdf), images (chatbot.ocr), web pages and old word processor files (chatbot.converted).
 
 chatbot.identity parses what a letter says about itself (文号, deputies, unit, date …).
 
@@ -8,28 +9,34 @@ shown as written.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
 import os
 import re
 import unicodedata
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chunking import (
-    DATE_LINE_RE,
-    SUB_HEADING_RE,
-    TOP_HEADING_RE,
-)
+from . import file_limits as limits
+from .converted import CONVERTED_SUFFIXES, WEB_SUFFIXES, convert_to_docx, read_web_page
 from .errors import DocumentError
 from .identity import parse_metadata
 from .names import letter_id
-from .schema import Document, LetterMeta
+from .ocr import IMAGE_SUFFIXES, read_image_file
+from .pages import PAGE_NUMBER_RE, PageProgress
+from .pdf import read_pdf
+from .schema import READ_CONVERTED, READ_WEB, Document, LetterMeta, Reading
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".pdf")
+# PAGE_NUMBER_RE moved to chatbot.pages with the PDF code; it is still importable from here.
+__all__ = ["PAGE_NUMBER_RE", "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "clean_text", "iter_corpus_files",
+           "load_document", "read_letter_text"]
+
+TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".docx", ".pdf")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (*TEXT_SUFFIXES, *WEB_SUFFIXES, *CONVERTED_SUFFIXES, *IMAGE_SUFFIXES)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 TABLE_CELL_SEP = "｜"  # a docx table row becomes one line, its cells joined by this
 
@@ -71,30 +78,49 @@ def _inode(stat: os.stat_result) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
-def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Read, clean and parse one letter; raises DocumentError naming the file and the reason."""
+@dataclass(frozen=True)
+class _Extracted:
+    """A file's text and how it was read; a web page's own title and date besides."""
+
+    text: str
+    reading: Reading = field(default_factory=Reading)
+    page_title: str | None = None
+    page_date: str | None = None
+
+
+def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                  on_page: PageProgress | None = None) -> Document:
+    """Read, clean and parse one letter; raises DocumentError naming the file and the reason.
+
+    `on_page(done, total)` is called after each page of a PDF or image file (OCR takes seconds a page).
+    """
     path = Path(path)
     data = _read_bytes(path, max_bytes)
-    text = _decode(path, data)
-    meta = parse_metadata(text)
+    found = _decode(path, data, on_page)
+    meta = parse_metadata(found.text)
+    if found.page_title and not meta.title:  # a web page's own title and date when the letter lacks them
+        meta = dataclasses.replace(meta, title=found.page_title)
+    if found.page_date and not meta.date:
+        meta = dataclasses.replace(meta, date=found.page_date)
     doc_id = letter_id(meta, path.stem)
-    warnings = _structure_warnings(text, meta, doc_id, path)
+    warnings = _structure_warnings(found.text, meta, doc_id, path)
     for warning in warnings:
         log.warning("%s: %s", path, warning)
     return Document(
         doc_id=doc_id,
         source=path.name,
         sha256=hashlib.sha256(data).hexdigest(),
-        text=text,
+        text=found.text,
         meta=meta,
         warnings=tuple(warnings),
+        reading=found.reading,
     )
 
 
 def read_letter_text(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """The cleaned text of a letter file, whatever its format."""
     path = Path(path)
-    return _decode(path, _read_bytes(path, max_bytes))
+    return _decode(path, _read_bytes(path, max_bytes), None).text
 
 
 def _human_size(n: float) -> str:
@@ -125,20 +151,34 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _decode(path: Path, data: bytes) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".docx":
-        text = _docx_text(path, data)
-    elif suffix == ".pdf":
-        text = _pdf_text(path, data)
-    else:
-        text = _plain_text(path, data)
-        if suffix == ".md":
-            text = _MD_HEADING_RE.sub("", text)
-    text = clean_text(text)
+def _decode(path: Path, data: bytes, on_page: PageProgress | None) -> _Extracted:
+    found = _extract(path, data, on_page)
+    text = clean_text(found.text)
     if not text:
         raise DocumentError(path, "empty file (only whitespace)")
-    return text
+    return dataclasses.replace(found, text=text)
+
+
+def _extract(path: Path, data: bytes, on_page: PageProgress | None) -> _Extracted:
+    """The raw text of a file by its type, and how it was read."""
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        return _Extracted(_docx_text(path, data))
+    if suffix == ".pdf":
+        return _Extracted(*read_pdf(path, data, on_page))
+    if suffix in IMAGE_SUFFIXES:
+        return _Extracted(*read_image_file(path, data, on_page))
+    if suffix in WEB_SUFFIXES:
+        page = read_web_page(path, data)
+        return _Extracted(page.text, Reading(method=READ_WEB), page.title, page.date)
+    if suffix in CONVERTED_SUFFIXES:
+        if suffix == ".odt":  # a zip like .docx: the same limits before LibreOffice unpacks it
+            limits.check_zip(path, data, kind=".odt")
+        text = _docx_text(path, convert_to_docx(path, data))
+        _refuse_binary(path, text)  # LibreOffice opens a file it cannot parse as plain text
+        return _Extracted(text, Reading(method=READ_CONVERTED, converted_from=suffix))
+    text = _plain_text(path, data)
+    return _Extracted(_MD_HEADING_RE.sub("", text) if suffix == ".md" else text)
 
 
 def _plain_text(path: Path, data: bytes) -> str:
@@ -157,10 +197,14 @@ def _plain_text(path: Path, data: bytes) -> str:
             text = str(best)
     if not text.strip():
         raise DocumentError(path, "empty file (only whitespace)")
+    _refuse_binary(path, text)
+    return text
+
+
+def _refuse_binary(path: Path, text: str) -> None:
     controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f\v")
     if controls + text.count("\ufffd") > _CONTROL_RATIO_MAX * len(text):
         raise DocumentError(path, "not a letter: binary data (control characters)")
-    return text
 
 
 def clean_text(text: str) -> str:
@@ -178,6 +222,10 @@ def clean_text(text: str) -> str:
 
 def _docx_text(path: Path, data: bytes) -> str:
     """Paragraphs and table rows in document order (a row is one line, cells joined by ｜)."""
+    if data.startswith(_OLE_MAGIC):
+        raise DocumentError(path, "corrupt .docx: this is an old Word .doc file; rename it to .doc (read "
+                                  "through LibreOffice) or save it as .docx")
+    limits.check_zip(path, data)  # before python-docx unpacks anything: sizes, parts, paragraphs
     try:
         import docx
         from docx.table import Table
@@ -185,8 +233,6 @@ def _docx_text(path: Path, data: bytes) -> str:
 
         document = docx.Document(io.BytesIO(data))
     except Exception as e:  # python-docx raises zip, XML, key and package errors alike
-        if data.startswith(_OLE_MAGIC):
-            raise DocumentError(path, "corrupt .docx: this is an old Word .doc file; save it as .docx") from e
         raise DocumentError(path, f"corrupt .docx: {type(e).__name__}: {e}") from e
     lines: list[str] = []
 
@@ -216,73 +262,6 @@ def _table_rows(table: object) -> list[str]:
         if any(cells):
             rows.append(TABLE_CELL_SEP.join(cells))
     return rows
-
-
-def _pdf_text(path: Path, data: bytes) -> str:
-    """The text layer, without repeated page headers/footers and page numbers, wrapped lines rejoined."""
-    try:
-        from pypdf import PdfReader
-
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError(path, "encrypted PDF: save an unprotected copy first")
-        pages = [(page.extract_text() or "") for page in reader.pages]
-    except DocumentError:
-        raise
-    except Exception as e:  # pypdf raises many error types on broken files
-        raise DocumentError(path, f"corrupt .pdf: {type(e).__name__}: {e}") from e
-    if not any(page.strip() for page in pages):
-        raise DocumentError(path, "PDF has no text layer (scanned image?); run OCR first")
-    return "\n".join(_rejoin_wrapped(_strip_page_furniture(pages)))
-
-
-PAGE_NUMBER_RE = re.compile(
-    r"^(?:[-—–－\s]*\d{1,4}[-—–－\s]*|第\s*\d{1,4}\s*页(?:\s*[，,/]?\s*共\s*\d{1,4}\s*页)?|\d{1,4}\s*/\s*\d{1,4})$"
-)
-_PAGE_TOKEN_RE = re.compile(r"第\s*\d+\s*页|\d+\s*/\s*\d+|(?:^|(?<=\s))[-—–－]?\s*\d{1,4}\s*[-—–－]?(?=\s|$)")
-_EDGE_LINES = 3  # headers and footers are looked for among a page's first and last lines
-
-
-def _strip_page_furniture(pages: list[str]) -> list[str]:
-    """Lines of all pages minus page numbers and lines that recur at the edges of most pages."""
-    page_lines = [[line.strip() for line in page.split("\n") if line.strip()] for page in pages]
-
-    def edges(lines: list[str]) -> list[tuple[int, str]]:
-        n = len(lines)
-        idx = set(range(min(_EDGE_LINES, n))) | set(range(max(0, n - _EDGE_LINES), n))
-        return [(i, lines[i]) for i in sorted(idx)]
-
-    def key(line: str) -> str:  # "温州市科技局 第3页" and "温州市科技局 第4页" recur as one header
-        return _PAGE_TOKEN_RE.sub("#", line)
-
-    recurring: Counter[str] = Counter()
-    for lines in page_lines:
-        recurring.update({key(line) for _, line in edges(lines)})
-    threshold = max(2, len(pages) // 2 + 1)  # "most pages"
-    out: list[str] = []
-    for lines in page_lines:
-        drop = {i for i, line in edges(lines) if PAGE_NUMBER_RE.match(line)}
-        if len(pages) >= 2:
-            drop |= {i for i, line in edges(lines) if recurring[key(line)] >= threshold}
-        out.extend(line for i, line in enumerate(lines) if i not in drop)
-    return out
-
-
-def _rejoin_wrapped(lines: list[str]) -> list[str]:
-    """Join lines the PDF layout wrapped: a nearly full line not ending a sentence runs on."""
-    if not lines:
-        return lines
-    full = 0.8 * max(len(line) for line in lines)
-    out = [lines[0]]
-    for line in lines[1:]:
-        prev = out[-1]
-        runs_on = len(prev) >= full and not prev.endswith(("。", "：", ":", "！", "？", "；"))
-        starts_anew = any(rx.match(line) for rx in (TOP_HEADING_RE, SUB_HEADING_RE, DATE_LINE_RE))
-        if runs_on and not starts_anew:
-            out[-1] = prev + line
-        else:
-            out.append(line)
-    return out
 
 
 def _structure_warnings(text: str, meta: LetterMeta, doc_id: str, path: Path) -> list[str]:

@@ -41,6 +41,8 @@ from .tables import Cell, caption, column_value, header_cells, row_cells
 QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
+# A sentence opening with these goes on with the subject of the sentence before it.
+CONTINUES_RE = re.compile(r"累计|共计|其中|并|同时|另有|还|此外|目前已|已累计")
 ITEM_LEAD_MAX = 40  # an item's first sentence this short is a heading for the rest of the item
 # Qualifiers said another way: 最多补多少 is answered by 最高5万元, 最少 by 不低于.
 QUALIFIER_FORMS = {"最多": ("最高", "不超过", "上限", "封顶", "至多"), "最高": ("最多", "不超过", "上限", "封顶"),
@@ -261,6 +263,9 @@ def _item_leads(text: str, spans: list[tuple[int, int]], bodies: dict[tuple[int,
     starts = [m.start() for m in ITEM_RE.finditer(text)]
     leads: dict[int, str] = {start: compact(c) for start, _ in spans if row_cells(text, start, _)
                              and (c := caption(text, start))}
+    for before, span in pairwise(spans):  # 累计投资温州地区项目46个 goes on with the sentence before it
+        if CONTINUES_RE.match(text, span[0]) and len(bodies[before]) <= LONG_SENTENCE:
+            leads[span[0]] = bodies[before]
     for i, item in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         inside = [span for span in spans if item <= span[0] < end]
@@ -429,7 +434,7 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     unit, num = m.group("unit") or m.group("mag"), m.group("num")  # 500亿: the magnitude is the unit
     if "分之" in num:
         unit = "%"
-    elif num == "一" and unit != question.unit:
+    elif num == "一" and (unit != question.unit or m.string.startswith("一", m.end())):
         return False  # 一批, 一户一策: a word, not a figure
     elif not re.search(r"\d", num) and not unit:
         return False  # a bare 一 or 三 is a word, not a figure

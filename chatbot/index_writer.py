@@ -132,6 +132,7 @@ def writing(index_dir: Path) -> Iterator[sqlite3.Connection]:
             conn = connect(index_dir, readonly=False)
             _migrate(conn)
             conn.executescript(SCHEMA)
+            add_missing_columns(conn)
         except sqlite3.DatabaseError as e:
             raise IndexCorruptError(f"{store_path(index_dir)} is damaged ({e}): {REBUILD_HINT}") from e
         try:
@@ -148,6 +149,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if columns and "kind" not in columns:
             conn.execute(f"DROP TABLE {table}")
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns newer schema versions added to old tables (CREATE TABLE IF NOT EXISTS leaves those as they
+    were); the rows are rewritten by the full rebuild an older schema version triggers."""
+    for table in ("docs", "retired_letters"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "reading" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN reading TEXT NOT NULL DEFAULT '{{}}'")
 
 
 # --- the commit -----------------------------------------------------------------------------------------
@@ -237,7 +247,8 @@ def delete_docs(conn: sqlite3.Connection, change: Change, generation: int) -> se
     return touched
 
 
-_INSERT_DOC = "INSERT INTO docs (doc_id, source, sha256, meta, text, added_at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_DOC = ("INSERT INTO docs (doc_id, source, sha256, meta, text, added_at, reading) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _INSERT_CHUNK = (
     'INSERT INTO chunks (id, chunk_id, doc_id, segment, section, kind, text, start, "end", search_text) '
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -250,7 +261,8 @@ def insert_docs(conn: sqlite3.Connection, parsed: list[ParsedLetter], segment: s
     for item in parsed:
         doc = item.doc
         meta_json = json.dumps(dataclasses.asdict(doc.meta), ensure_ascii=False)
-        conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now))
+        reading_json = json.dumps(dataclasses.asdict(doc.reading), ensure_ascii=False)
+        conn.execute(_INSERT_DOC, (doc.doc_id, doc.source, doc.sha256, meta_json, doc.text, now, reading_json))
         conn.executemany("INSERT INTO letter_keys (key, doc_id, kind) VALUES (?, ?, ?)",
                          [(key, doc.doc_id, kind) for key, kind in sorted(letter_keys(doc.doc_id, doc.meta))])
         rows = range(next_id, next_id + len(item.chunks))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ EMBED_BATCH = 32
 REMOVED_DIR = ".removed"  # inside the corpus: where removed or replaced letter files are kept
 Progress = bool | Callable[[float, str], None]  # True: tqdm bars (CLI); a callback: the staff page
 READING_PROGRESS = "正在读取 {name}"
+PAGE_PROGRESS = "正在读取 {name}：第 {done}/{total} 页"
 EMBEDDING_PROGRESS = "正在向量化：{done}/{total} 个片段"
 
 
@@ -116,11 +118,40 @@ class FileHashes:
             raise
 
 
-def _parse(path: Path, settings: Settings) -> ParsedLetter:
+class PageReport:
+    """Per-page progress while one file is read (OCR takes seconds a page): a tqdm bar in the CLI, the
+    staff page's callback between `start` and `end` of its bar."""
+
+    def __init__(self, progress: Progress, name: str, start: float = 0.0, end: float = 0.2) -> None:
+        self._progress, self._name, self._start, self._end = progress, name, start, end
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._progress is True:
+            if self._bar is None and done < total:  # a text layer is read at once: no bar for it
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, initial=done, desc=self._name, unit="page", leave=False)
+            elif self._bar is not None:
+                self._bar.update(done - self._bar.n)
+            return
+        fraction = self._start + (self._end - self._start) * done / max(total, 1)
+        notify(self._progress, fraction, PAGE_PROGRESS.format(name=self._name, done=done, total=total))
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _parse(path: Path, settings: Settings, pages: PageReport | None = None) -> ParsedLetter:
     from .chunking import chunk_document
     from .documents import load_document
 
-    doc = load_document(path, max_bytes=_max_bytes(settings))
+    try:
+        doc = load_document(path, max_bytes=_max_bytes(settings), on_page=pages)
+    finally:
+        if pages is not None:
+            pages.close()
     chunks = chunk_document(doc, max_chars=settings.chunk_max_chars)
     if not chunks:
         raise DocumentError(path, "no text to index after cleaning")
@@ -217,13 +248,14 @@ def build_index(settings: Settings, embedder: Embedder, *, full: bool = False,
         parsed: list[ParsedLetter] = []
         kept: dict[str, tuple[str, float]] = {}  # unchanged: doc_id -> (source, mtime)
         for number, path in enumerate(tqdm(files, desc="reading", unit="file", disable=progress is not True)):
-            notify(progress, 0.2 * number / max(len(files), 1), READING_PROGRESS.format(name=path.name))
+            start, end = 0.2 * number / max(len(files), 1), 0.2 * (number + 1) / max(len(files), 1)
+            notify(progress, start, READING_PROGRESS.format(name=path.name))
             if not full and path.name in old and old[path.name][1] == hashes.of(path):
                 kept[old[path.name][0]] = (path.name, path.stat().st_mtime)
                 continue
             try:
                 stat = path.stat()
-                parsed.append(_parse(path, settings))
+                parsed.append(_parse(path, settings, PageReport(progress, path.name, start, end)))
                 hashes.learn(path.name, stat, parsed[-1].doc.sha256)
             except DocumentError as e:
                 report.skipped.append((path.name, e.reason))
@@ -308,10 +340,11 @@ def add_files(settings: Settings, embedder: Embedder, files: Sequence[Path], *,
     corpus, index_dir = Path(settings.corpus_dir), Path(settings.index_dir)
     items: dict[str, tuple[Path, ParsedLetter]] = {}
     for number, path in enumerate(Path(f) for f in files):
-        notify(progress, 0.2 * number / len(files), READING_PROGRESS.format(name=path.name))
+        start, end = 0.2 * number / len(files), 0.2 * (number + 1) / len(files)
+        notify(progress, start, READING_PROGRESS.format(name=path.name))
         if not path.is_file():
             raise DocumentError(path, "no such file")
-        item = _parse(path, settings)
+        item = _parse(path, settings, PageReport(progress, path.name, start, end))
         item.doc = dataclasses.replace(item.doc, source=safe_name(path.name))
         if item.doc.doc_id in items:
             raise DocumentError(path, _duplicate(item.doc.doc_id, str(items[item.doc.doc_id][0])))

@@ -54,13 +54,13 @@ def unit_group(unit: str) -> frozenset[str]:
     """The measure words that answer for `unit` (itself included): 个 → 家, 项, 座 …; 座 → 个; 天 → 工作日.
 
     On a line of counted things (marked *, chatbot/data/unit_groups.tsv) the general word is answered by the
-    whole line, another word by itself and the general one; on other lines every word by the whole line."""
+    whole line, another word by itself only; on other lines every word by the whole line."""
     for first, *words in _rows("unit_groups.tsv"):
         general = first.lstrip("*")
         if unit == general or (unit in words and first == general):
             return frozenset([general, *words])
         if unit in words:
-            return frozenset({unit, general})
+            return frozenset({unit})
     return frozenset({unit})
 
 

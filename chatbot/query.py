@@ -35,9 +35,13 @@ PLACE = "place"  # 哪里 / 在哪 / 哪个区: the sentence must name a place
 META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送 …)
 
 UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
-# What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
+# Which part or period a figure is of (二期 vs 一期, 上半年 vs 全年): as telling as a noun.
+PART_RE = re.compile(
+    r"[一二三四五六七八九十\d]+期|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
+)
 MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
+# What 多少/几 may ask for: not a place suffix (多少省级补助, 几个县 asks 个).
 ASKED_UNITS = "|".join(re.escape(w) for w in measure_words() if w not in place_suffixes())
 NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 # 几家 / 多少人次 / 哪三支 / 多少 — the question word with the measure word it asks for.
@@ -62,10 +66,10 @@ EVENT_REACH = 2  # characters between a date question word and its event: 什么
 ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
 ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
-# Questions whose answer names an organisation (哪家公司中标, 由哪个施工单位承建, 会同了哪些部门).
+# Questions whose answer is the organisation that built or runs something (哪家公司中标, 由哪个施工单位承建).
 ASK_ORG_RE = re.compile(
-    r"哪(?:家|个|些|几家|几个|一家|一个)(?:施工|建设|运营|合作)?(?:公司|企业|单位|机构|银行|医院|学校|部门)"
-    r"|(?:什么|哪类)(?:公司|企业|单位|机构|部门)|谁(?:承建|施工|中标|负责|牵头|运营)"
+    r"(?:哪家|哪个|哪一家|什么)(?:施工|建设|运营)?(?:公司|企业|单位|机构).{0,4}(?:中标|承建|施工|运营|建设)"
+    r"|由哪(?:家|个).{0,8}(?:承建|施工|运营|实施)|谁(?:承建|施工|中标|运营)"
 )
 ORG_RE = re.compile(
     r"[\u4e00-\u9fff]{2,}(?:公司|集团|银行|医院|学校|大学|学院|研究院|研究所|中心|协会|商会|合作社|委员会|局|厅|委|办|部|站)"
@@ -295,7 +299,8 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
         if len(word) < 2 or word in fillers() or word.isdigit():
             after_question_word = after_question_word and len(word) < 2  # 哪些(的)… but not 什么时候能…
             continue
-        strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4
+        strong = flag[:1] in {"n", "j", "e", "l", "i"} or flag in {"vn", "nz"} or len(word) >= 4 or bool(
+            PART_RE.fullmatch(word))
         # 哪些安全设施 / 哪些培训项目: the noun phrase after the question word names the kind of answer
         framing = after_question_word and (first_after or flag[:1] in {"n", "a"})
         weight = 0.25 if framing or word in role_words() else 0.5 if after_demonstrative or not strong else 1.0
@@ -329,7 +334,8 @@ def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
 
 # Labelled fields that have a field of LetterMeta of their own; the others are asked by their label.
 _LABELLED_AS = {"联系人": "contact_person", "联系电话": "contact_phone", "领衔代表": "deputy", "提案人": "deputy",
-                "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc"}
+                "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc",
+                "标题": "title"}
 _CATEGORY_RE = re.compile(r"哪一?类|什么类别|几类|[ABC]类|类别")
 # A labelled field asked without its label: 哪天交办的 → 交办日期.
 _FIELD_PHRASES = (
@@ -384,7 +390,12 @@ def _kind_of(text: str) -> tuple[str, str | None, str | None]:
 def _starts_word(text: str, at: int) -> bool:
     """Whether the measure word at `at` is the first character of a common word (多少处理能力, 多少人口)."""
     frequency = _posseg().tokenizer.FREQ
-    return any(at + n <= len(text) and frequency.get(text[at : at + n], 0) >= COMMON_WORD_FREQ for n in (2, 3))
+
+    def common(start: int, n: int) -> bool:
+        return start + n <= len(text) and frequency.get(text[start : start + n], 0) >= COMMON_WORD_FREQ
+
+    # 多少家中小企业: 家中 is a word, but 中小 too; then 家 is the measure word
+    return any(common(at, n) for n in (2, 3)) and not common(at + 1, 2)
 
 
 def asked_tense(text: str) -> str | None:

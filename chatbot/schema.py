@@ -8,6 +8,12 @@ LETTERHEAD = "letterhead"
 BODY = "body"
 CLOSING = "closing"
 
+# How a letter's text was read from its file (Reading.method).
+READ_TEXT = "text"  # a text file, a .docx, or a PDF's text layer
+READ_OCR = "ocr"  # at least one page recognised from an image (scanned PDF page, photo)
+READ_WEB = "web"  # the main content of a saved web page
+READ_CONVERTED = "converted"  # an old Word/.rtf/.odt/.wps file converted to .docx by LibreOffice
+
 
 @dataclass(frozen=True)
 class LetterMeta:
@@ -30,6 +36,18 @@ class LetterMeta:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """How a letter's text was obtained from its file; what the letter says is LetterMeta."""
+
+    method: str = READ_TEXT  # READ_TEXT, READ_OCR, READ_WEB or READ_CONVERTED
+    pages: int = 0  # pages of a PDF or an image file; 0 for formats without pages
+    ocr_pages: tuple[int, ...] = ()  # 1-based numbers of the pages read by OCR
+    ocr_confidence: float | None = None  # the recogniser's mean confidence over those pages' characters
+    low_confidence_pages: tuple[int, ...] = ()  # OCR'd pages below the confidence floor (chatbot.ocr)
+    converted_from: str | None = None  # the original suffix (".doc") when LibreOffice converted the file
+
+
+@dataclass(frozen=True)
 class Document:
     """One letter, read and cleaned. `text` is what chunk spans index into."""
 
@@ -39,6 +57,7 @@ class Document:
     text: str  # cleaned text (original characters, not NFKC-normalized)
     meta: LetterMeta = field(default_factory=LetterMeta)
     warnings: tuple[str, ...] = ()
+    reading: Reading = field(default_factory=Reading)
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class LetterInfo:
     source: str
     meta: LetterMeta = field(default_factory=LetterMeta)
     unit: str | None = None  # the responding unit (meta.unit), shown beside the title
+    reading: Reading = field(default_factory=Reading)
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,7 @@ class Passage:
     end: int
     chunk_id: str = ""
     kind: str = BODY
+    scanned: bool = False  # the letter was read by OCR (shown as 识别自扫描件 beside the citation)
 
 
 @dataclass(frozen=True)

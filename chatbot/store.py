@@ -30,14 +30,15 @@ import numpy as np
 from . import bm25, versions
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from .leases import LOADING, Lease
-from .schema import Chunk, LetterInfo, LetterMeta
+from .schema import Chunk, LetterInfo, LetterMeta, Reading
 from .segments import SegmentData, faiss_index, read_segment, refined_search
 from .tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
 # 2: the letter_rows, letter_keys and file_stats tables and the docs_files index.
-# 3: the retired_* tables (snapshot isolation) and segment_files (sizes and checksums).
+# 3: the retired_* tables (snapshot isolation), segment_files (sizes and checksums) and docs.reading (how
+#    each letter was read: text, OCR with its confidence, web page, converted).
 # 4: letter_keys say what kind of name each key is (chatbot.names: 文号, number, person, title, unit, place);
 #    an older index is rebuilt in full by the next `chatbot index build`.
 SCHEMA_VERSION = 4
@@ -52,7 +53,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, meta TEXT NOT NULL,
-    text TEXT NOT NULL, added_at TEXT NOT NULL);
+    text TEXT NOT NULL, added_at TEXT NOT NULL, reading TEXT NOT NULL DEFAULT '{}');
 -- The letter files by name: what a build compares with the corpus and the manifest lists. Without it
 -- those read a page per letter (the full text shares the row): 100,000 pages at 100,000 letters.
 CREATE INDEX IF NOT EXISTS docs_files ON docs (source, doc_id, sha256);
@@ -114,6 +115,14 @@ def meta_from_json(raw: str) -> LetterMeta:
     return LetterMeta(**{k: v for k, v in values.items() if k in known})
 
 
+def reading_from_json(raw: str) -> Reading:
+    values = json.loads(raw or "{}")
+    for key in ("ocr_pages", "low_confidence_pages"):
+        values[key] = tuple(values.get(key) or ())
+    known = {f.name for f in dataclasses.fields(Reading)}
+    return Reading(**{k: v for k, v in values.items() if k in known})
+
+
 def build_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     """What the index holds, as written to manifest.json."""
     meta = read_meta(conn)
@@ -136,16 +145,17 @@ def build_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def letter_info(doc_id: str, source: str, raw_meta: str, chunk_count: int) -> LetterInfo:
+def letter_info(doc_id: str, source: str, raw_meta: str, chunk_count: int, raw_reading: str = "{}") -> LetterInfo:
     meta = meta_from_json(raw_meta)
     return LetterInfo(doc_id=doc_id, title=meta.title or doc_id, deputies=meta.deputies, date=meta.date,
-                      chunk_count=chunk_count, source=source, meta=meta, unit=meta.unit)
+                      chunk_count=chunk_count, source=source, meta=meta, unit=meta.unit,
+                      reading=reading_from_json(raw_reading))
 
 
 def query_letters(conn: sqlite3.Connection) -> list[LetterInfo]:
     """The letters in the store, by doc_id, with their live chunk counts (the latest generation)."""
     rows = conn.execute(
-        "SELECT d.doc_id, d.source, d.meta, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+        "SELECT d.doc_id, d.source, d.meta, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.reading "
         "FROM docs d ORDER BY d.doc_id"
     ).fetchall()
     return [letter_info(*row) for row in rows]
@@ -158,6 +168,10 @@ def list_letters(index_dir: Path) -> list[LetterInfo]:
     try:
         conn = connect(index_dir)
         try:
+            version = read_meta(conn).get("schema_version")
+            if version is not None and int(version) != SCHEMA_VERSION:
+                raise IndexMismatchError(f"index at {index_dir} has schema version {version}, this program "
+                                         f"reads {SCHEMA_VERSION}: run `chatbot index build --full`")
             return query_letters(conn)
         finally:
             conn.close()
@@ -257,7 +271,7 @@ class _Reader:
 
     def letters(self, doc_id: str | None = None) -> list[LetterInfo]:
         rows = versions.letter_rows(self.conn(), self.versions, doc_id)
-        return [letter_info(d, source, raw, self.chunk_counts[d]) for d, source, raw in rows]
+        return [letter_info(d, source, raw, self.chunk_counts[d], reading) for d, source, raw, reading in rows]
 
 
 class _Letters(Mapping[str, LetterInfo]):

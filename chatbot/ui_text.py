@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .schema import Answer, LetterInfo, Passage
+from .schema import READ_CONVERTED, READ_OCR, READ_WEB, Answer, LetterInfo, Passage, Reading
 
 APP_TITLE = "答复函问答"
 ADMIN_TITLE = "答复函管理（工作人员）"
@@ -79,7 +79,15 @@ SCORE_LABEL = "检索得分"
 QUESTION_TOO_LONG = "问题太长了（最多 {limit} 个字），请精简后再问。"
 ANSWER_FAILED = "暂时无法回答：{reason}"
 NO_LETTERS = "目前还没有收录任何答复函。"
-LETTER_COLUMNS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数")
+LETTER_COLUMNS = ("文号/编号", "标题", "答复单位", "代表/委员", "日期", "片段数", "读取方式")
+# How a letter was read (Reading.method); an OCR'd letter's quotes carry SCANNED_MARK.
+SCANNED_MARK = "识别自扫描件"
+READ_AS_TEXT = "文本"
+READ_AS_WEB = "网页"
+READ_AS_CONVERTED = "由 {suffix} 转换"
+OCR_PAGES = "第 {pages} 页"
+OCR_CONFIDENCE = "置信度 {confidence:.2f}"
+OCR_LOW_PAGES = "低置信度页：{pages}"
 
 SERVING = "答复函问答已启动：{url}  （按 Ctrl+C 停止）"
 SERVING_ADMIN = "工作人员页面：{url}  （用户名 {user}，密码即 CHATBOT_ADMIN_PASSWORD）"
@@ -87,16 +95,22 @@ SERVING_ADMIN = "工作人员页面：{url}  （用户名 {user}，密码即 CHA
 # Staff page
 ADMIN_INTRO = (
     "### 答复函管理\n"
-    "上传新的答复函（.docx、.pdf、.txt、.md）后会自动建立索引；建立索引期间问答照常可用。"
+    "上传新的答复函（.docx、.pdf、.txt、.md、扫描件或照片 .jpg/.png/.tif、网页 .html、"
+    "旧版 .doc/.rtf/.odt/.wps）后会自动建立索引；扫描件逐页识别文字，每页需数秒；建立索引期间问答照常可用。"
     "[退出登录](/admin/logout)"
 )
 TAB_UPLOAD = "上传答复函"
 TAB_MANAGE = "删除与重建"
 TAB_PROBE = "命中测试"
-UPLOAD_LABEL = "选择文件（.docx / .pdf / .txt / .md，单个不超过 {mb} MB）"
+UPLOAD_LABEL = (
+    "选择文件（.docx / .pdf / .txt / .md / .jpg / .png / .tif / .html / .doc / .rtf / .odt / .wps，单个不超过 {mb} MB）"
+)
 UPLOAD_BUTTON = "上传并建立索引"
 UPLOAD_NOTHING = "请先选择要上传的文件。"
-UPLOAD_BAD_TYPE = "不支持的文件类型（只接受 .docx、.pdf、.txt、.md）"
+UPLOAD_BAD_TYPE = (
+    "不支持的文件类型（只接受 .docx、.pdf、.txt、.md、.jpg、.jpeg、.png、.tif、.tiff、"
+    ".html、.htm、.doc、.rtf、.odt、.wps）"
+)
 UPLOAD_TOO_BIG = "文件超过 {mb} MB 的上限"
 UPLOAD_NOT_OURS = "不是本次上传的文件，已拒绝"
 REMOVE_LABEL = "要删除的答复函（文号）"
@@ -133,6 +147,7 @@ CSS = """
 .sources li { margin-bottom: .9em; padding: .6em .8em; border: 1px solid var(--border-color-primary);
   border-radius: 8px; background: var(--background-fill-secondary); }
 .sources .src-title { font-weight: 600; }
+.sources .src-scanned { margin-left: .4em; font-size: .85em; color: #b45309; }
 .sources .src-section { color: var(--body-text-color-subdued); font-size: .9em; }
 .sources .src-text { margin-top: .3em; white-space: pre-wrap; }
 .sources .src-score { color: var(--body-text-color-subdued); font-size: .85em; margin-top: .2em; }
@@ -193,9 +208,28 @@ def highlight(text: str, quote: str) -> str:
 
 
 def citation(passage: Passage) -> str:
-    """《title》（文号）, escaped."""
+    """《title》（文号）, escaped; 识别自扫描件 when the letter was read by OCR."""
     title = f"《{passage.title}》" if passage.title else ""
-    return f'<span class="src-title">{escape_text(title)}</span>（{escape_text(passage.doc_id)}）'
+    scanned = f'<span class="src-scanned">{SCANNED_MARK}</span>' if passage.scanned else ""
+    return f'<span class="src-title">{escape_text(title)}</span>（{escape_text(passage.doc_id)}）{scanned}'
+
+
+def reading_label(reading: Reading) -> str:
+    """How a letter was read, for the letters list: 文本, 网页, 由 .doc 转换, 识别自扫描件（置信度 0.98）."""
+    if reading.method == READ_WEB:
+        return READ_AS_WEB
+    if reading.method == READ_CONVERTED:
+        return READ_AS_CONVERTED.format(suffix=reading.converted_from or "")
+    if reading.method != READ_OCR:
+        return READ_AS_TEXT
+    details = []
+    if reading.pages and len(reading.ocr_pages) < reading.pages:  # a mixed PDF: which pages were scans
+        details.append(OCR_PAGES.format(pages="、".join(map(str, reading.ocr_pages))))
+    if reading.ocr_confidence is not None:
+        details.append(OCR_CONFIDENCE.format(confidence=reading.ocr_confidence))
+    if reading.low_confidence_pages:
+        details.append(OCR_LOW_PAGES.format(pages="、".join(map(str, reading.low_confidence_pages))))
+    return f"{SCANNED_MARK}（{'；'.join(details)}）" if details else SCANNED_MARK
 
 
 def _source_item(passage: Passage, marked: bool) -> str:
@@ -241,7 +275,7 @@ def _table(css_class: str, columns: Sequence[str], rows: Iterable[Sequence[tuple
 
 
 def letters_html(letters: Sequence[LetterInfo]) -> str:
-    """The letters a deputy can ask about: 文号/编号, 标题, 答复单位, 代表/委员, 日期, 片段数."""
+    """The letters a deputy can ask about: 文号/编号, 标题, 答复单位, 代表/委员, 日期, 片段数, 读取方式."""
     if not letters:
         return f'<div class="sources-empty">{NO_LETTERS}</div>'
     rows = [
@@ -252,6 +286,7 @@ def letters_html(letters: Sequence[LetterInfo]) -> str:
             ("deputies", escape_text("、".join(letter.deputies))),
             ("date", escape_text(letter.date or "")),
             ("count", str(letter.chunk_count)),
+            ("reading", escape_text(reading_label(letter.reading))),
         ]
         for letter in letters
     ]

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS retired_chunks (
 CREATE INDEX IF NOT EXISTS retired_chunks_gen ON retired_chunks (retired);
 CREATE TABLE IF NOT EXISTS retired_letters (
     first_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, source TEXT NOT NULL, meta TEXT NOT NULL,
-    text TEXT NOT NULL, retired INTEGER NOT NULL);
+    text TEXT NOT NULL, retired INTEGER NOT NULL, reading TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS retired_keys (
     key TEXT NOT NULL, doc_id TEXT NOT NULL, first_id INTEGER NOT NULL, retired INTEGER NOT NULL,
     kind TEXT NOT NULL);
@@ -45,7 +45,8 @@ _CHUNK_COLUMNS = 'id, chunk_id, doc_id, section, kind, text, start, "end", searc
 # --- the writer's side -----------------------------------------------------------------------------------
 _RETIRE = (  # (statement, the column naming the letter)
     (f"INSERT INTO retired_chunks SELECT {_CHUNK_COLUMNS}, :gen FROM chunks", "doc_id"),
-    ("INSERT OR REPLACE INTO retired_letters SELECT r.first_id, d.doc_id, d.source, d.meta, d.text, :gen "
+    ("INSERT OR REPLACE INTO retired_letters (first_id, doc_id, source, meta, text, retired, reading) "
+     "SELECT r.first_id, d.doc_id, d.source, d.meta, d.text, :gen, d.reading "
      "FROM docs d JOIN letter_rows r ON r.doc_id = d.doc_id", "d.doc_id"),
     ("INSERT INTO retired_keys SELECT k.key, k.doc_id, r.first_id, :gen, k.kind "
      "FROM letter_keys k JOIN letter_rows r ON r.doc_id = k.doc_id", "k.doc_id"),
@@ -108,25 +109,25 @@ def chunk_rows(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, Chunk]
 
 
 def letter_rows(conn: sqlite3.Connection, versions: Mapping[str, int],
-                doc_id: str | None = None) -> list[tuple[str, str, str]]:
-    """(doc_id, source, meta JSON) of the letter versions in `versions` (doc_id → first chunk id), by doc_id;
-    only `doc_id`'s when given."""
+                doc_id: str | None = None) -> list[tuple[str, str, str, str]]:
+    """(doc_id, source, meta JSON, reading JSON) of the letter versions in `versions` (doc_id → first chunk
+    id), by doc_id; only `doc_id`'s when given."""
     if doc_id is not None:
         if doc_id not in versions:
             return []
         first = versions[doc_id]
         rows = conn.execute(
-            "SELECT r.first_id, d.doc_id, d.source, d.meta FROM docs d JOIN letter_rows r ON r.doc_id = d.doc_id "
-            "WHERE d.doc_id = ? AND r.first_id = ? "
-            "UNION ALL SELECT first_id, doc_id, source, meta FROM retired_letters WHERE first_id = ?",
+            "SELECT r.first_id, d.doc_id, d.source, d.meta, d.reading FROM docs d JOIN letter_rows r "
+            "ON r.doc_id = d.doc_id WHERE d.doc_id = ? AND r.first_id = ? "
+            "UNION ALL SELECT first_id, doc_id, source, meta, reading FROM retired_letters WHERE first_id = ?",
             (doc_id, first, first),
         ).fetchall()
     else:
         rows = conn.execute(
-            "SELECT r.first_id, d.doc_id, d.source, d.meta FROM docs d JOIN letter_rows r ON r.doc_id = d.doc_id "
-            "UNION ALL SELECT first_id, doc_id, source, meta FROM retired_letters"
+            "SELECT r.first_id, d.doc_id, d.source, d.meta, d.reading FROM docs d JOIN letter_rows r "
+            "ON r.doc_id = d.doc_id UNION ALL SELECT first_id, doc_id, source, meta, reading FROM retired_letters"
         ).fetchall()
-    kept = {d: (d, source, meta) for first, d, source, meta in rows if versions.get(d) == first}
+    kept = {d: (d, source, meta, reading) for first, d, source, meta, reading in rows if versions.get(d) == first}
     return [kept[d] for d in sorted(kept)]
 
 

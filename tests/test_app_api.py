@@ -124,6 +124,10 @@ def test_letters_lists_every_indexed_letter(client: TestClient) -> None:
     assert set(by_id) == {"温科提复〔2024〕91号", "温测提复〔2024〕99号"}
     assert by_id["温科提复〔2024〕91号"]["title"] == "关于加快科技成果落地转化的建议"
     assert by_id["温科提复〔2024〕91号"]["deputies"] == ["虞振勇"]
+    assert by_id["温科提复〔2024〕91号"]["reading"] == {  # how it was read: a text file
+        "method": "text", "pages": 0, "ocr_pages": [], "ocr_confidence": None, "low_confidence_pages": [],
+        "converted_from": None,
+    }
 
 
 # ---------------------------------------------------------------- HTTP API, bad requests

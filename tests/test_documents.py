@@ -11,13 +11,13 @@ import pytest
 from chatbot.documents import (
     PAGE_NUMBER_RE,
     SUPPORTED_SUFFIXES,
-    _strip_page_furniture,
     clean_text,
     iter_corpus_files,
     load_document,
     read_letter_text,
 )
 from chatbot.errors import DocumentError
+from chatbot.pages import strip_page_furniture
 from chatbot.schema import LetterMeta
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_supported_suffixes() -> None:
-    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".pdf")
+    assert SUPPORTED_SUFFIXES == (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".doc", ".rtf", ".odt", ".wps",
+                                  ".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 
 def test_real_letter_metadata() -> None:
@@ -139,8 +140,8 @@ def test_page_number_pattern_leaves_text(line: str) -> None:
 
 def test_headers_recurring_on_most_pages_are_removed() -> None:
     pages = [f"温州市科学技术局 第{n}页\n正文{n}。\n{n}" for n in (1, 2, 3)]
-    assert _strip_page_furniture(pages) == ["正文1。", "正文2。", "正文3。"]
-    assert _strip_page_furniture(["单页标题\n正文。"]) == ["单页标题", "正文。"]
+    assert strip_page_furniture(pages) == ["正文1。", "正文2。", "正文3。"]
+    assert strip_page_furniture(["单页标题\n正文。"]) == ["单页标题", "正文。"]
 
 
 def test_clean_text_removes_conversion_artefacts() -> None:
@@ -178,8 +179,9 @@ def test_letter_without_doc_number_is_named_by_its_unit_and_heading(tmp_path: Pa
         ("bad_empty.txt", "empty file"),
         ("bad_whitespace.txt", "empty file (only whitespace)"),
         ("bad_binary.txt", "not a letter: binary data (no text encoding fits)"),
-        ("bad_sheet.xls", "unsupported file type '.xls' (supported: .txt, .md, .docx, .pdf)"),
-        ("bad_scanned.pdf", "PDF has no text layer (scanned image?); run OCR first"),
+        ("bad_sheet.xls", "unsupported file type '.xls' (supported: .txt, .md, .docx, .pdf, .html, .htm, .doc, "
+                          ".rtf, .odt, .wps, .jpg, .jpeg, .png, .tif, .tiff)"),
+        ("bad_scanned.pdf", "no text found by OCR: the scan is blank or holds no writing"),
         ("bad_corrupt.docx", "corrupt .docx: BadZipFile: File is not a zip file"),
         ("missing.txt", "file not found"),
     ],
@@ -214,7 +216,8 @@ def test_old_word_file_named_docx(tmp_path: Path) -> None:
     path.write_bytes((DATA / "bad_sheet.xls").read_bytes())  # same OLE container as a .doc
     with pytest.raises(DocumentError) as caught:
         load_document(path)
-    assert str(caught.value) == f"{path}: corrupt .docx: this is an old Word .doc file; save it as .docx"
+    assert str(caught.value) == (f"{path}: corrupt .docx: this is an old Word .doc file; rename it to .doc "
+                                 "(read through LibreOffice) or save it as .docx")
 
 
 def test_control_characters_mean_binary(tmp_path: Path) -> None:
@@ -286,3 +289,28 @@ def test_docx_merged_cells_appear_once(tmp_path: Path) -> None:
     path = tmp_path / "merged.docx"
     document.save(str(path))
     assert read_letter_text(path) == "表前。\n合计\n甲｜乙｜丙\n表后。"
+
+
+def test_title_wrapped_above_the_salutation_does_not_swallow_it() -> None:
+    """示例 97号: "关于…第512号建议的" / "答 复 函" / "王建国代表：" were joined into one line, losing the deputy."""
+    doc = load_document(DATA / "示例-温科提复〔2024〕97号.pdf")
+    assert doc.text.startswith("温科提复〔2024〕97号\n关于市十四届人大四次会议第512号建议的答 复 函\n王建国代表：\n")
+    assert doc.doc_id == "温科提复〔2024〕97号"
+    assert (doc.meta.deputies, doc.meta.date) == (("王建国",), "2024-07-08")
+    assert doc.meta.title == "关于支持科技型中小企业研发投入的建议"
+    assert (doc.reading.method, doc.reading.pages) == ("text", 1)
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        (["关于市十四届人大四次会议第512号建议的", "答 复 函", "王建国代表：", "你在会议期间所提的建议收悉。经认真研"],
+         ["关于市十四届人大四次会议第512号建议的答 复 函", "王建国代表：", "你在会议期间所提的建议收悉。经认真研"]),
+        (["一二三四五六七八九十一二三四五六七八九十", "二三四五六七八九十一二三四五六七八九十一", "末行。"],
+         ["一二三四五六七八九十一二三四五六七八九十二三四五六七八九十一二三四五六七八九十一末行。"]),
+    ],
+)
+def test_rejoin_judges_each_line_as_laid_out(lines: list[str], joined: list[str]) -> None:
+    from chatbot.pages import rejoin_wrapped
+
+    assert rejoin_wrapped(lines) == joined

@@ -2,7 +2,9 @@
 
 Run `.venv/bin/python tests/data/make_fixtures.py` from the project root. The letters are invented, of
 the same family as the real one (温科提复〔2024〕91号): a GBK 政协提案 reply with CRLF line ends, a .docx
-人大建议 reply with a table, a two-page .pdf with a page header and "— 1 —" page numbers, and bad inputs.
+人大建议 reply with a table, a two-page .pdf with a page header and "— 1 —" page numbers, a .pdf with hard
+line breaks whose title wraps over two lines above the salutation (示例-温科提复〔2024〕97号.pdf; its text,
+LETTER_97, is also what tests/test_ocr.py scans), and bad inputs.
 """
 
 from __future__ import annotations
@@ -84,6 +86,47 @@ PDF_PAGES = [
 ]
 
 
+LETTER_97 = """\
+温科提复〔2024〕97号
+关于市十四届人大四次会议第512号建议的答复函
+王建国代表：
+你在市人大十四届四次会议期间所提的《关于支持科技型中小企业研发投入的建议》（人大建议512号）收悉。经认真研究，现答复如下：
+一、关于“加大研发费用补助”的建议
+（一）工作进展。2023年全市兑现企业研发费用补助资金3.2亿元，惠及企业1860家，规上工业企业研发投入增长12.5%。
+（二）下一步工作计划。2024年计划安排研发补助资金4亿元，重点支持首次开展研发活动的企业。
+二、关于“完善科技金融服务”的建议
+（一）工作进展。全市“科技贷”累计发放贷款46.8亿元，服务科技型企业920家。
+（二）下一步工作计划。力争到2025年“科技贷”余额突破60亿元，新增合作银行5家。
+非常感谢您对我市科技工作的关心和支持。
+联系人：陈晓，联系电话：88961234。
+温州市科学技术局
+2024年7月8日
+抄送：市人大常委会代表工委，市府办
+"""
+PDF_97_WRAP = 24  # characters a line: the title's first line (22) counts as full, as in the letter that broke
+
+
+def pdf_97_lines() -> list[str]:
+    """LETTER_97 as a PDF with hard line breaks lays it out: the title over two lines, paragraphs wrapped."""
+    lines: list[str] = []
+    for line in LETTER_97.splitlines():
+        if line.startswith("关于市十四届"):
+            lines += ["关于市十四届人大四次会议第512号建议的", "答 复 函"]
+        else:
+            lines += [line[k:k + PDF_97_WRAP] for k in range(0, len(line), PDF_97_WRAP)]
+    return lines
+
+
+def write_pdf_97() -> None:
+    pdf, (width, height) = _pdf_canvas(HERE / "示例-温科提复〔2024〕97号.pdf")
+    pdf.setFont("STSong-Light", 12)
+    for i, line in enumerate(pdf_97_lines()):
+        x = (width - pdf.stringWidth(line, "STSong-Light", 12)) / 2 if i in (1, 2) else 90
+        pdf.drawString(x, height - 80 - 19 * i, line)
+    pdf.showPage()
+    pdf.save()
+
+
 def write_gbk_letter() -> None:
     data = GBK_LETTER.replace("\n", "\r\n").encode("gbk")
     (HERE / "gbk_letter.txt").write_bytes(data)
@@ -149,4 +192,5 @@ if __name__ == "__main__":
     write_gbk_letter()
     write_docx_letter()
     write_pdf_letter()
+    write_pdf_97()
     write_bad_inputs()
