@@ -1,7 +1,7 @@
 """Cut a letter along its own structure: 函头, 引言, 一、 sections and their （一） subsections, 落款.
 
 Every chunk's `text` is an exact slice `doc.text[start:end]` so quotes can be located in the letter;
-`search_text` is the NFKC-normalized section path plus text, which is what gets embedded and searched.
+`search_text` is the NFKC-normalized unit and section path plus text, which is what gets embedded and searched.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .schema import BODY, CLOSING, LETTERHEAD, Chunk, Document, LetterMeta
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 LETTERHEAD_SECTION = "函头"
 CLOSING_SECTION = "落款"
@@ -337,7 +337,9 @@ def _make_chunk(doc: Document, unit: _Unit, start: int, end: int, seen: dict[str
     seen[chunk_id] = seen.get(chunk_id, 0) + 1
     if seen[chunk_id] > 1:  # the same text twice under one heading: keep ids unique
         chunk_id += f"-{seen[chunk_id]}"
-    search = f"{unit.section}\n{text}"
+    # The unit (its place inside) heads every passage's search text: the body says 我县/我局, and a question
+    # naming 泰顺 or 水利局 must find the passage by BM25 and by meaning, not only in the rerank.
+    search = f"{doc.meta.unit}{SECTION_SEP}{unit.section}\n{text}" if doc.meta.unit else f"{unit.section}\n{text}"
     if unit.kind == LETTERHEAD and (labels := meta_labels(doc.meta)):
         search += "\n" + labels
     return Chunk(

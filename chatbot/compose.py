@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .evidence import coverage
+from .evidence import coverage, term_found
 from .identity import DATE_RE, field_text, iso_date
 from .query import COUNT, DATE, META, WHAT, Question, compact
 from .retrieval import Hit
@@ -220,11 +220,14 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
     if not question.terms and not question.is_follow_up and question.kind != META:
         return Answer(question.text, HOW_TO_ASK, None, True, [])  # 你好 / 谢谢: nothing to look up
     evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
-    asks_more = any(t.weight >= 0.5 and t.text not in question.names for t in question.terms)
-    if evidence is None and question.meta_field not in NAMED_FIELDS and asks_more:
-        # A labelled line the letters do not label so (协办单位 inside 办理单位：…（协办）): read the text.
+    own = [t for t in question.terms if t.weight >= 0.5 and t.text not in question.names]
+    if evidence is None and question.meta_field not in NAMED_FIELDS and own:
+        # A labelled line the letters do not label so (协办单位 inside 办理单位：…（协办）): read the text, which
+        # must then say one of the question's own words (a 督办领导 asked of a letter naming none is refused).
         question = replace(question, kind=WHAT)
-        evidence = text_evidence(question, hits[0])
+        found = text_evidence(question, hits[0])
+        said = compact(found.hit.chunk.text[found.quote_start : found.quote_end])
+        evidence = found if any(term_found(t, said) for t in own) else None
     reason = abstention_reason(question, evidence)
     if reason is not None or evidence is None:
         passages = [to_passage(h, letters) for h in hits]

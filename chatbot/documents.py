@@ -267,7 +267,7 @@ def _table_rows(table: object) -> list[str]:
 def _structure_warnings(text: str, meta: LetterMeta, doc_id: str, path: Path) -> list[str]:
     """What a reader of the index should know about a letter that does not name itself."""
     warnings = []
-    if meta.doc_number is None and doc_id == path.stem:
+    if letter_id(meta, "") == "":  # the letter names itself nowhere: its id fell back to the file name
         warnings.append(f"no 文号, title or unit found in the letterhead: the letter's id is its file name '{doc_id}'")
     if not re.search(r"[\u4e00-\u9fff]", text):
         warnings.append("no Chinese text found: is this a reply letter?")

@@ -187,12 +187,14 @@ def _closing(tail: list[str]) -> tuple[str | None, str | None]:
     date, the last short line that ends like a unit's name."""
     for i in range(len(tail) - 1, -1, -1):
         line = tail[i]
-        if "印发" in line or line.startswith(("抄送", "抄报")) or len(line) > 60:
-            continue
+        if "印发" in line or line.startswith(("抄送", "抄报")) or len(line) > 60 or _LABEL_RE.match(line):
+            continue  # 交办日期：… is the record's, not the signature's
         match = DATE_RE.search(line) or NUMERIC_DATE_RE.search(line)
         if not match:
             continue
         before = line[: match.start()].strip()
+        if before and _unit_name(before) is None:
+            continue  # 计划于2018年2月底前…: a sentence, not a signature
         if before:
             return _unit_name(before), iso_date(match)
         return (_unit_name(tail[i - 1]) if i > 0 else None), iso_date(match)

@@ -80,7 +80,7 @@ def unit_names(unit: str) -> set[str]:
     for full, shorts in unit_short_names().items():  # 攸县残疾人联合会 → 残联, 攸县残联
         if name.endswith(full):
             owners = {n for p in _places(name[: -len(full)]) for n in place_names(p)} | {""}
-            return {name, full, *(owner + s for owner in owners for s in shorts)}
+            return {name, *(owner + s for owner in owners for s in (full, *shorts))}  # 民乐残疾人联合会 too
     places, dept, suffix = split_unit(unit)
     suffixes = {suffix, "委"} if suffix == "委员会" else {suffix}
     stems = {dept, *department_stems().get(dept, ())}

@@ -127,7 +127,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
             r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)"
-            r"|(?:答复|回复|复函|落款).{0,12}(?:哪天|哪一天|什么时候|何时|日期|几号)"
+            r"|(?:答复|回复|复函|落款).{0,4}(?:哪天|哪一天|什么时候|何时|日期|几号)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -264,14 +264,9 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
     apart; `references` (浙交复23号, 91号) only say which letter is meant and are dropped.
     """
     text = normalize(text)
-    named: dict[str, Term] = {}
-    for name in sorted({*names, *references}, key=len, reverse=True):
-        spaced = r"\s*".join(map(re.escape, name)) + (REFERENCE_SUFFIX if name in references else "")
-        if re.search(spaced, text):
-            text = re.sub(spaced, " ", text)
-            if name in names:
-                named[name] = Term(name, 1.0, (name,))
-    text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", text))
+    named = {name: Term(name, 1.0, (name,)) for name in sorted(names, key=len, reverse=True)
+             if re.search(r"\s*".join(map(re.escape, name)), text)}
+    text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", _without(_without(text, references), names, suffix="")))
     for pattern, _ in ASK_UNIT_RES:
         text = pattern.sub(" ", text)
     text = re.sub(rf"(?:几|多少)\s*(?:{ASKED_UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
@@ -318,6 +313,14 @@ def _without_modal(word: str) -> str:
     if word[0] in MODALS:
         return word[1:]
     return word[:-1] if word[-1] in MODALS else word
+
+
+def _without(text: str, names: Sequence[str], suffix: str = REFERENCE_SUFFIX) -> str:
+    """`text` with each of `names` (spaces between its characters allowed, and what may follow a reference:
+    8号文, 91号答复函) blanked out, longest first."""
+    for name in sorted(names, key=len, reverse=True):
+        text = re.sub(r"\s*".join(map(re.escape, name)) + suffix, " ", text)
+    return text
 
 
 def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
@@ -457,9 +460,12 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
     """Read a question (and, for a follow-up, the question before it); `names` and `references`: what it names
     letters by (see content_terms)."""
     asked = normalize(text)
-    kind, unit, meta_field = asked_kind(asked)
+    # What the question asks, and its years, without the references that only say which letter is meant:
+    # "温州市卫健委答复264号建议是哪天" asks the letter's date, "平发改建〔2020〕774号里2025年…" no 2020.
+    unreferenced = DOC_REF_RE.sub(" ", _without(asked, references))
+    kind, unit, meta_field = asked_kind(unreferenced)
     terms = content_terms(asked, names, references)
-    years = tuple(dict.fromkeys(YEAR_RE.findall(asked)))
+    years = tuple(dict.fromkeys(YEAR_RE.findall(unreferenced)))
     earlier = user_questions(history)[-FOLLOW_UP_DEPTH:]
     previous = earlier[-1] if earlier else None
     follow_up = previous is not None and is_follow_up(asked, [t for t in terms if t.text not in names])

@@ -71,7 +71,7 @@ class Chunk:
     text: str  # original text, quoted to users
     start: int  # span of `text` in Document.text
     end: int
-    search_text: str  # NFKC-normalized heading path + text: what is embedded and searched
+    search_text: str  # NFKC-normalized unit › heading path + text: what is embedded and searched
 
 
 @dataclass(frozen=True)

@@ -171,9 +171,10 @@ def test_chunk_ids_are_stable_and_unique(doc_real_letter: Document) -> None:
         assert chunk.doc_id == "温科提复〔2024〕91号"
 
 
-def test_search_text_is_nfkc_path_and_text(doc_real_letter: Document) -> None:
+def test_search_text_is_nfkc_unit_path_and_text(doc_real_letter: Document) -> None:
     for chunk in chunk_document(doc_real_letter)[1:]:
-        assert chunk.search_text == unicodedata.normalize("NFKC", f"{chunk.section}\n{chunk.text}")
+        expected = f"温州市科学技术局 › {chunk.section}\n{chunk.text}"  # the unit: its body says 我市
+        assert chunk.search_text == unicodedata.normalize("NFKC", expected)
     plan = chunk_document(doc_real_letter)[3]
     assert "(二)下一步工作计划" in plan.search_text and "（二）" in plan.text
 

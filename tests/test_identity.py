@@ -150,3 +150,11 @@ def test_field_text_reads_named_and_labelled_fields() -> None:
     assert field_text(meta, "proposal_number") == "45号"
     assert field_text(meta, "办复类别") == "A类"  # 办理类别 is another label of 办复类别
     assert field_text(meta, "督办领导") is None
+
+
+def test_a_date_in_the_record_or_in_a_sentence_is_not_the_signature_date() -> None:
+    short = ("建议号：12\n交办日期：2024年2月26日\n关于第12号建议的答复\n王伟代表：\n"
+             "您的建议收悉。我县已安排资金30万元。\n某县水利局")
+    assert (parse_metadata(short).unit, parse_metadata(short).date) == ("某县水利局", None)
+    undated = "正文。\n计划于2018年2月底前完成全部改造。\n某县住建局"
+    assert (parse_metadata(undated).unit, parse_metadata(undated).date) == ("某县住建局", None)

@@ -155,3 +155,11 @@ def test_rate_and_share_words_stay_whole_and_ask_for_a_percentage() -> None:
     assert units_answering("分担率") == units_answering("占比") == frozenset({"%", "个百分点", "百分点"})
     assert units_answering("功率") == frozenset({"瓦", "千瓦", "万千瓦"})  # from attribute_units.tsv
     assert units_answering("农田") == frozenset()
+
+
+def test_references_say_which_letter_not_what_is_asked() -> None:
+    dated = analyse("平发改建〔2020〕774号里，2025年要建成几个充电站？", references=["平发改建〔2020〕774号"])
+    assert (dated.kind, dated.years) == (COUNT, ("2025",))  # the 文号's 2020 is no year asked
+    assert analyse("温州市卫健委答复264号建议是哪天", references=["264号"]).meta_field == "date"
+    event = analyse("王伟芳代表那份答复里，充电站什么时候能建成投用？", names=["王伟芳代表"])
+    assert (event.kind, event.meta_field) == (DATE, None)  # the date of an event, not the letter's
