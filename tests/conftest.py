@@ -126,3 +126,18 @@ def real_letter_chatbot(tmp_path_factory, real_embedder):
     settings = load_settings(corpus_dir=root / "corpus", index_dir=root / "index")
     build_index(settings, real_embedder)
     return Chatbot(settings, embedder=real_embedder)
+
+
+@_idx_pytest.fixture
+def run(idx_settings, monkeypatch):
+    """Invoke the CLI on idx_settings' folders (through the environment, as a user would)."""
+    from click.testing import CliRunner
+
+    from chatbot import cli
+    from chatbot.embedding import HashingEmbedder
+
+    monkeypatch.setattr(cli, "_embedder", lambda settings: HashingEmbedder())
+    monkeypatch.setenv("CHATBOT_CORPUS_DIR", str(idx_settings.corpus_dir))
+    monkeypatch.setenv("CHATBOT_INDEX_DIR", str(idx_settings.index_dir))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli.main, list(args))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from click.testing import CliRunner
 from conftest import idx_letter_text
 
 from chatbot import cli
@@ -13,16 +11,6 @@ from chatbot.embedding import HashingEmbedder
 from chatbot.store import index_generation
 
 L101, L102, L103 = "温科提复〔2024〕101号", "温科提复〔2024〕102号", "温科提复〔2024〕103号"
-
-
-@pytest.fixture
-def run(idx_settings, monkeypatch):
-    """Invoke the CLI on idx_settings' folders (through the environment, as a user would)."""
-    monkeypatch.setattr(cli, "_embedder", lambda settings: HashingEmbedder())
-    monkeypatch.setenv("CHATBOT_CORPUS_DIR", str(idx_settings.corpus_dir))
-    monkeypatch.setenv("CHATBOT_INDEX_DIR", str(idx_settings.index_dir))
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli.main, list(args))
 
 
 def test_build_then_list(run, idx_corpus) -> None:

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from chatbot import cli
 from chatbot.check import DAMAGED_SUFFIX, check_index
 from chatbot.embedding import HashingEmbedder
 from chatbot.store import SEGMENTS_DIR, STORE_FILE
@@ -47,16 +45,6 @@ CORRUPTIONS: dict[str, Callable[[Path], str]] = {
     "garbage store.sqlite": _garbage_store, "0-byte vectors.npy": _empty_vectors,
     "truncated segment file": _truncated_postings,
 }
-
-
-@pytest.fixture
-def run(idx_settings, monkeypatch):
-    """Invoke the CLI on idx_settings' folders (through the environment, as a user would)."""
-    monkeypatch.setattr(cli, "_embedder", lambda settings: HashingEmbedder())
-    monkeypatch.setenv("CHATBOT_CORPUS_DIR", str(idx_settings.corpus_dir))
-    monkeypatch.setenv("CHATBOT_INDEX_DIR", str(idx_settings.index_dir))
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli.main, list(args))
 
 
 @pytest.fixture(params=sorted(CORRUPTIONS))
