@@ -54,14 +54,16 @@ def unit_group(unit: str) -> frozenset[str]:
     """The measure words that answer for `unit` (itself included): 个 → 家, 项, 座 …; 座 → 个; 天 → 工作日.
 
     On a line of counted things (marked *, chatbot/data/unit_groups.tsv) the general word is answered by the
-    whole line, another word by itself only; on other lines every word by the whole line."""
-    for first, *words in _rows("unit_groups.tsv"):
-        general = first.lstrip("*")
+    whole line, another word by itself only; on other lines every word by the whole line. A word on several
+    lines is answered by its first line and by the lines it heads (条 → 艘)."""
+    rows = [(first.lstrip("*"), first, words) for first, *words in _rows("unit_groups.tsv")]
+    own = {w for general, _, words in rows if general == unit for w in words}  # the lines it heads (条 → 艘)
+    for general, first, words in rows:
         if unit == general or (unit in words and first == general):
-            return frozenset([general, *words])
+            return frozenset([general, *words]) | own
         if unit in words:
-            return frozenset({unit})
-    return frozenset({unit})
+            return frozenset({unit}) | own
+    return frozenset({unit}) | own
 
 
 @cache
