@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_
 # Which part or period a figure is of (二期 vs 一期, 上半年 vs 全年): as telling as a noun.
 PART_RE = re.compile(
     r"[一二三四五六七八九十\d]+期|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
+    r"|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假"
 )
 MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
@@ -54,7 +55,7 @@ ASK_UNIT_RES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"百分之(?:几|多少)|百分比|百分点|几成"), "%"),
     (re.compile(r"多少钱|多少资金|多少经费|多少金额"), "元"),
     (re.compile(r"多少倍|几倍|放大.{0,4}(?:多少|几)"), "倍"),
-    (re.compile(r"多长时间|多久|多少时间|几点|(?:期限|时间|周期|工期|时长|期)多长"), "时长"),
+    (re.compile(r"多长时间|多久|多少时间|(?:期限|时间|周期|工期|时长|期)多长"), "时长"),
     (re.compile(r"多长|多远|多宽|多高"), "长度"),
 )
 ASK_SIZE_RE = re.compile(r"多大|多高|多长|多少|几|规模|比例|金额|比重|百分之|人数|数量|总数")
@@ -63,12 +64,13 @@ PLAN_WORDS = frozenset({"计划", "打算", "预计", "准备", "争取", "力�
                         "开展", "推进", "落实"})
 ASK_ANY_RE = re.compile(r"几|多少|多大|多长|多久|哪|什么|谁|怎么|如何|是否|有没有|吗")
 EVENT_REACH = 2  # characters between a date question word and its event: 什么时候(能)建成
-ASK_DATE_RE = re.compile(r"哪天|哪一天|什么时候|何时|什么时间|哪个月|几月|日期|哪一年|哪年")
+ASK_DATE_RE = re.compile(
+    r"哪天|哪一天|什么时候|何时|什么时间段?|哪个月份?|几月份?|日期|哪一年|哪年|几日|几号(?!建议|提案|文|线)|几点")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
 ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
 # Questions whose answer is the organisation that built or runs something (哪家公司中标, 由哪个施工单位承建).
 ASK_ORG_RE = re.compile(
-    r"(?:哪家|哪个|哪一家|什么)(?:施工|建设|运营)?(?:公司|企业|单位|机构).{0,4}(?:中标|承建|施工|运营|建设)"
+    r"(?:哪家|哪个|哪一家|什么)(?:施工|建设|运营)?(?:公司|企业|单位|机构).{0,4}(?:中标|承建|施工|运营|建设|来建|负责建|修建)"
     r"|由哪(?:家|个).{0,8}(?:承建|施工|运营|实施)|谁(?:承建|施工|中标|运营)"
 )
 ORG_RE = re.compile(
@@ -81,7 +83,8 @@ PLACE_RE = re.compile(
 # Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
 # framing, not content, so a passage need not repeat it.
 ASK_TOKEN_RE = re.compile(rf"哪?(?:几|多少|哪)(?:{ASKED_UNITS})?")  # jieba's 几个 / 哪几个: a question word
-DEMONSTRATIVE_WORD_RE = re.compile(r"这个|那个|这项|那项|该|此|这些|那些|这|那")
+# (A bare 那 opens a follow-up, "那今年国庆期间呢": it points back to no word after it.)
+DEMONSTRATIVE_WORD_RE = re.compile(r"这个|那个|这项|那项|该|此|这些|那些|这")
 QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|几)?|什么|何种|何)")
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
@@ -91,8 +94,12 @@ QUALIFIER_RE = re.compile(rf"每(?:{UNITS}|人|生)|平均|人均|户均|亩均|
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
 PLAN, DONE = "plan", "done"
 ASK_PLAN_RE = re.compile(
-    r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|力争|明年|未来|目标|(?<![需主只])要(?![求素])"
+    r"计划|打算|预计|准备|将要|将会|下一步|下步|今后|接下来|后续|力争|明年|未来|目标|(?<![需主只])要(?![求素])"
 )
+# Words that only say a question asks of plans (目标是多少, 打算怎么办): the tense check weighs them, a passage
+# need not repeat them (they are never strong terms) ("明确到2025年…达到9000万亩" states a 目标 without the word).
+TENSE_WORDS = frozenset({"计划", "打算", "预计", "准备", "将要", "将会", "下一步", "下步", "今后", "力争", "未来",
+                         "目标", "接下来", "后续", "以后", "往后"})
 ASK_DONE_RE = re.compile(r"已经|已|了(?:多少|几|哪|什么)|现在|目前|当前|现有|截至|截止")
 PERCENT = frozenset({"%", "个百分点", "百分点"})
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]+")
@@ -103,17 +110,22 @@ FOLLOW_UP_RE = re.compile(
 )
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
+# After 电话, words that make it a service the letter speaks of, not the letter's own contact line.
+_NOT_PHONE = r"[\u4e00-\u9fff]{0,3}(?:率|量|次数)|回访|接听|接通|咨询|服务|热线|线路|办理"
 # A field of the letter itself: (field, pattern). Order matters: the first match wins.
 META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|发文编号")),
     ("cc", re.compile(r"抄送|抄报")),
-    ("contact", re.compile(r"联系人.{0,4}(?:电话|联系方式)|(?:电话|联系方式).{0,4}联系人|怎么联系|如何联系")),
-    ("contact_phone", re.compile(r"联系电话|联系方式|电话|手机|号码")),
-    ("contact_person", re.compile(r"联系人|联络人|找谁联系|经办人|承办人")),
+    ("contact", re.compile(
+        r"(?:联系人|联系谁|找谁).{0,6}(?:电话|联系方式)|(?:电话|联系方式).{0,4}联系人|怎么联系|如何联系")),
+    # 电话 of the letter, not of a service the letter speaks of (热线电话接通率, 电话回访)
+    ("contact_phone", re.compile(rf"联系电话|联系方式|(?<!热线)电话(?!{_NOT_PHONE})|手机|号码")),
+    ("contact_person", re.compile(r"联系人|联络人|找谁联系|联系谁|经办人|承办人")),
     (
         "deputy",
         re.compile(
-            r"哪位代表|哪个代表|哪些代表|哪位委员|哪个委员|哪些委员|哪几位|代表是谁|委员是谁|谁提|谁的建议|谁的提案|提出人"
+            r"哪[两二三四五六七八九十几]?(?:位|个|名)(?:代表|委员)|哪些(?:代表|委员)|哪几位|代表是谁|委员是谁|谁提|谁的建议"
+            r"|谁的提案|提出人|哪(?:家|个)(?:单位|党派|组织|团体)?提"
             r"|答复的?是谁|答复谁|给谁的答复|答复哪位|回复谁|回复的是谁"
         ),
     ),
@@ -127,7 +139,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
             r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)"
-            r"|(?:答复|回复|复函|落款).{0,4}(?:哪天|哪一天|什么时候|何时|日期|几号)"
+            r"|(?:答复|回复|复函|落款)[^，,。；;？?]{0,8}(?:哪天|哪一天|什么时候|何时|日期|几号)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -230,6 +242,16 @@ def _new_tagger() -> Any:
     return tagger
 
 
+def is_word(text: str) -> bool:
+    """Whether jieba's dictionary (with the index's words) knows `text` as a word."""
+    return _posseg().tokenizer.FREQ.get(text, 0) > 0
+
+
+def place_words(text: str) -> set[str]:
+    """The words of `text` that jieba tags as place names (平潭, 霞浦): a place named without its suffix."""
+    return {pair.word for pair in _posseg().lcut(text) if pair.flag == "ns" and 2 <= len(pair.word) <= 4}
+
+
 def warm_up_in_background() -> threading.Thread:
     """Load jieba's dictionary and POS tags (~2 s of a cold start) in a thread, beside the model and index.
 
@@ -269,6 +291,7 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
     text = YEAR_RE.sub(" ", DOC_REF_RE.sub(" ", _without(_without(text, references), names, suffix="")))
     for pattern, _ in ASK_UNIT_RES:
         text = pattern.sub(" ", text)
+    text = ASK_DATE_RE.sub(" ", text)  # 几月份定的: not 几月 / 份定
     text = re.sub(rf"(?:几|多少)\s*(?:{ASKED_UNITS})?|{NUMBER}\s*(?:{UNITS})", " ", text)
     terms: dict[str, Term] = named
     after_question_word = first_after = after_demonstrative = False
@@ -298,7 +321,8 @@ def content_terms(text: str, names: Sequence[str] = (), references: Sequence[str
             PART_RE.fullmatch(word))
         # 哪些安全设施 / 哪些培训项目: the noun phrase after the question word names the kind of answer
         framing = after_question_word and (first_after or flag[:1] in {"n", "a"})
-        weight = 0.25 if framing or word in role_words() else 0.5 if after_demonstrative or not strong else 1.0
+        weak = after_demonstrative or not strong or word in TENSE_WORDS  # 目标 is asked, not required
+        weight = 0.25 if framing or word in role_words() else 0.5 if weak else 1.0
         after_question_word = framing and flag[:1] in {"n", "a"}
         first_after = after_demonstrative = False
         variants = tuple(sorted(synonym_map().get(word, frozenset({word})) | full_names(word)))
@@ -335,6 +359,10 @@ def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
     return out
 
 
+# Words of questions about a letter's fields that no pattern above names alone.
+FIELD_WORDS = frozenset({"联系", "联络", "电话", "日期", "时间", "落款", "签发", "类别", "编号", "号码", "标题", "题目",
+                         "经办", "承办", "负责人", "具体",
+                         "名称", "单位", "部门", "科室", "处室", "会议", "届次", "发文", "印发", "盖章", "公章"})
 # Labelled fields that have a field of LetterMeta of their own; the others are asked by their label.
 _LABELLED_AS = {"联系人": "contact_person", "联系电话": "contact_phone", "领衔代表": "deputy", "提案人": "deputy",
                 "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc",
@@ -343,6 +371,7 @@ _CATEGORY_RE = re.compile(r"哪一?类|什么类别|几类|[ABC]类|类别")
 # A labelled field asked without its label: 哪天交办的 → 交办日期.
 _FIELD_PHRASES = (
     (re.compile(r"交办.{0,4}(?:哪天|哪一天|什么时候|日期|时间|何时)|(?:哪天|什么时候|何时)交办"), "交办日期"),
+    (re.compile(r"谁签发|签发的?是谁|哪位领导签发|谁签的"), "签发人"),
 )
 
 
@@ -360,8 +389,30 @@ def labelled_field(text: str) -> str | None:
     return next((name for pattern, name in _FIELD_PHRASES if pattern.search(text)), None)
 
 
+def is_field_word(word: str, asked: str = "") -> bool:
+    """Whether a word of a question names a field of the letter (文号, 联系人, 办复类别, 落款, 签发) rather than
+    what the letter is about; also a part of a label the question `asked` says (领衔 of 领衔代表)."""
+    return (word in field_labels() or word in FIELD_WORDS or labelled_field(word) is not None
+            or any(pattern.search(word) for _, pattern in META_FIELDS)
+            or any(word in label for label in field_labels() if len(label) >= 3 and label in asked))
+
+
+def asked_label(text: str, labels: Iterable[str]) -> str | None:
+    """The field a question asks for among a letter's own labels (承办科室, 联系单位, 索引号 …): one the question
+    names, or a four-character one whose two halves it names (哪个科室承办 → 承办科室); None when it names none."""
+    asked = compact(text)
+    named = [label for label in labels if len(label) >= 3 and (
+        label in asked or (len(label) == 4 and label[:2] in asked and label[2:] in asked))]
+    if not named:
+        return None
+    name = field_labels().get(max(named, key=len))
+    return _LABELLED_AS.get(name, name) if name else max(named, key=len)
+
+
 def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     """(kind, unit, meta_field) of a question; of its first part when it asks two things ("几家银行，放款多少")."""
+    if dict(META_FIELDS)["contact"].search(text):
+        return META, None, "contact"  # 联系谁，电话多少: both, though asked in two parts
     parts = [p for p in re.split(r"[，,；;？?]", text) if p.strip()]
     asking = [p for p in parts if ASK_ANY_RE.search(p)]
     return _kind_of(asking[0] if len(asking) > 1 else text)
@@ -391,14 +442,14 @@ def _kind_of(text: str) -> tuple[str, str | None, str | None]:
 
 
 def _starts_word(text: str, at: int) -> bool:
-    """Whether the measure word at `at` is the first character of a common word (多少处理能力, 多少人口)."""
-    frequency = _posseg().tokenizer.FREQ
-
-    def common(start: int, n: int) -> bool:
-        return start + n <= len(text) and frequency.get(text[start : start + n], 0) >= COMMON_WORD_FREQ
-
-    # 多少家中小企业: 家中 is a word, but 中小 too; then 家 is the measure word
-    return any(common(at, n) for n in (2, 3)) and not common(at + 1, 2)
+    """Whether the measure word at `at` is the first character of a word, as jieba cuts the question
+    (多少处理能力, 多少人口 — but 多少家 / 中小企业)."""
+    end = 0
+    for word in _posseg().tokenizer.lcut(text):
+        start, end = end, end + len(word)
+        if start <= at < end:
+            return start == at and len(word) > 1 and word not in measure_words() and not ASK_TOKEN_RE.fullmatch(word)
+    return False
 
 
 def asked_tense(text: str) -> str | None:
@@ -415,8 +466,9 @@ def _with_event(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
         before = asked[max(0, m.start() - EVENT_REACH - 4) : m.start()]
         found = {t.text for t in terms if t.text in after[: EVENT_REACH + len(t.text)]}
         near |= found or {t.text for t in terms if t.text in before[-(EVENT_REACH + len(t.text)) :]}
+    # 用到什么时候 / 开到几点 ask until when: 用, 开 are no event the date is of
     return tuple(replace(t, weight=1.0) if t.text in near and t.weight < 1.0 and t.text not in role_words()
-                 and t.text not in PLAN_WORDS else t for t in terms)
+                 and t.text not in PLAN_WORDS and not t.text.endswith("到") else t for t in terms)
 
 
 def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
@@ -478,7 +530,7 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
             kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
-    qualifiers = tuple(dict.fromkeys(QUALIFIER_RE.findall(asked)))
+    qualifiers = tuple(dict.fromkeys([*QUALIFIER_RE.findall(asked), *PART_RE.findall(asked)]))
     if kind == DATE:
         terms = _with_event(asked, terms)
     tense = asked_tense(asked)

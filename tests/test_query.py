@@ -17,6 +17,7 @@ from chatbot.query import (
     WHAT,
     analyse,
     asked_kind,
+    asked_label,
     content_terms,
     previous_question,
     units_answering,
@@ -48,6 +49,14 @@ from chatbot.query import (
         ("安排了多少万元资金？", COUNT, "元", None),
         ("产业基金规模多少亿？", COUNT, "亿", None),
         ("累计培育了多少万人次？", COUNT, "人次", None),
+        ("几号回复的", META, None, "date"),
+        ("这个答复的落款时间是几月几日", META, None, "date"),
+        ("要联系谁，电话多少", META, None, "contact"),
+        ("12345热线电话接通率是多少", COUNT, None, None),  # the 电话 of a service, not of the letter
+        ("建议是哪两位代表提的？", META, None, "deputy"),
+        ("哪家单位提的这个提案", META, None, "deputy"),  # a 党派 or 团体 proposes too
+        ("签发人是谁", META, None, "签发人"),
+        ("春节期间增开了多少趟列车", COUNT, "趟", None),
     ],
 )
 def test_asked_kind(question: str, kind: str, unit: str | None, field: str | None) -> None:
@@ -56,7 +65,7 @@ def test_asked_kind(question: str, kind: str, unit: str | None, field: str | Non
 
 def test_content_terms_drop_question_words_years_and_fillers() -> None:
     terms = {t.text: t.weight for t in content_terms("2024年计划建成几家概念验证中心？")}
-    assert terms == {"计划": 1.0, "建成": 0.5, "概念验证中心": 1.0}
+    assert terms == {"计划": 0.5, "建成": 0.5, "概念验证中心": 1.0}  # 计划 says the tense: never required
 
 
 def test_word_after_question_word_names_the_kind_of_answer_and_weighs_little() -> None:
@@ -112,7 +121,15 @@ def test_qualifiers_and_years_are_kept() -> None:
     assert q.qualifiers == ("每家",)
 
 
+def test_a_labelled_line_is_asked_for_by_its_label() -> None:
+    labels = ["办复类别", "承办责任人", "联系人", "联系电话"]
+    assert asked_label("办复类别是哪一类？", labels) == "办复类别"
+    assert asked_label("这份答复的承办责任人是谁", labels) == "承办责任人"
+    assert asked_label("几号答复的？", labels) is None
+
+
 def test_unit_groups() -> None:
+    assert unit_group("条") == frozenset({"条", "艘"})  # 渔船 are counted by 条 and by 艘
     assert "家" in unit_group("个")
     assert "个工作日" in unit_group("天")
     assert {"元", "万元", "亿"} <= unit_group("亿元")
