@@ -23,6 +23,7 @@ from .query import (
     META,
     NUMBER,
     ORG_RE,
+    PART_RE,
     PERCENT,
     PLACE,
     PLACE_RE,
@@ -34,6 +35,8 @@ from .query import (
     Question,
     Term,
     compact,
+    is_word,
+    place_words,
     units_answering,
 )
 from .tables import Cell, caption, column_value, header_cells, row_cells
@@ -42,7 +45,8 @@ QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
 SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 # A sentence opening with these goes on with the subject of the sentence before it.
-CONTINUES_RE = re.compile(r"累计|共计|其中|并|同时|另有|还|此外|目前已|已累计")
+CONTINUES_RE = re.compile(
+    r"累计|共计|其中|并|同时|另有|还|此外|目前已|已累计|该|上述|此举|(?:项目|工程)?(?:建成|完工|投用|实施)后")
 ITEM_LEAD_MAX = 40  # an item's first sentence this short is a heading for the rest of the item
 # Qualifiers said another way: 最多补多少 is answered by 最高5万元, 最少 by 不低于.
 QUALIFIER_FORMS = {"最多": ("最高", "不超过", "上限", "封顶", "至多"), "最高": ("最多", "不超过", "上限", "封顶"),
@@ -51,16 +55,20 @@ RELATIVE_YEARS = {0: ("今年", "本年", "当年", "年内"), -1: ("去年", "�
 FRACTION = r"[\d一二三四五六七八九十百]+分之[\d一二三四五六七八九十百]+"  # 三分之二: a share, like a percentage
 VALUE_RE = re.compile(
     rf"(?P<pre>超过|超|近|约|达到|达|逾|突破|第)?\s*"
-    rf"(?P<num>{FRACTION}|\d+\s*[:：]\s*\d+|{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*(?:余|多)?\s*"
-    rf"(?P<mag>万|亿)?\s*"
+    rf"(?P<num>{FRACTION}|\d+(?:\.\d+)?\s*[:：]\s*\d+(?:\.\d+)?|{NUMBER}(?:\s*[+＋]\s*\d+)*)\s*(?:余|多)?\s*"
+    rf"(?P<mag>万|亿)?\s*(?:余|多)?\s*"
     rf"(?P<unit>{UNITS})?(?P<post>以上|以内|以下|左右|上下|多|余)?"
 )
+# 18时, 7时30分, 8点半, 晚上11点 (a bare 3点 is no time: 3点建议)
+CLOCK = (r"(?:\d{1,2}\s*(?:时(?:\s*\d{1,2}\s*分)?|点(?:\s*\d{1,2}\s*分|半)(?!\d))"
+         r"|(?:早上|晚上|上午|下午|中午|凌晨|夜间|早|晚)\s*\d{1,2}\s*点)")
 DATE_RE = re.compile(
     r"(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬)?|\d{4}\s*年(?:底|初|上半年|下半年|度)?"
     r"|(?<![\d年])\d{1,2}\s*月(?:\s*\d{1,2}\s*日|底|初|中旬|上旬|下旬|份)"
     r"|(?:今年|明年|去年|年内|当年)\s*\d{1,2}\s*月"
     r"|(?<!\d)(?:19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}(?!\d)"  # 2024-01-25
-    r"|(?:早|晚|上午|下午|晚上|早上)?\d{1,2}[:：]\d{2}(?:\s*[至到-]\s*\d{1,2}[:：]\d{2})?)"  # 早7:10至7:50
+    r"|(?:早|晚|上午|下午|晚上|早上)?\d{1,2}[:：]\d{2}(?:\s*[至到-]\s*\d{1,2}[:：]\d{2})?"  # 早7:10至7:50
+    rf"|{CLOCK}(?:\s*[至到-]\s*(?:次日|第二天)?\s*{CLOCK})?)"  # 18时至次日7时30分
     r"(?:前|以前|之前|左右|后|以后)?"
 )
 CLAUSE_BREAK_RE = re.compile(r"[，；,;]")
@@ -78,7 +86,14 @@ MISSING_PENALTY = 0.25  # per strong term of the question that a window and its 
 UNBOUND_PENALTY = 0.15  # per strong term in the window, but not in the statement of the figure
 TENSE_PENALTY = 0.2  # a plan quoted for a result asked, or the other way round
 YEAR_ONLY_RE = re.compile(r"\d{4}\s*年")
-CHANGE_RE = re.compile(r"降低|下降|减少|提高|提升|增长|增加|上升|缩短|压缩|节约")  # 成本降低了多少: a % answers too
+CHANGE_RE = re.compile(r"降低|下降|减少|提高|提升|增长|增加|上升|缩短|压缩|节约|增幅|降幅|涨幅|增速")  # 成本降低了多少
+# The period a rate is per (每月 1800元 is not 每年 1800元): what the question asks, what the clause says.
+PERIODS = (("月", re.compile(r"每月|每个月|一个月|月均|按月")), ("年", re.compile(r"每年|一年|年均|按年|全年")))
+# A table's total row (合计｜44｜129.1) answers a question about the whole (一共安排了多少个).
+TOTAL_ROW_RE = re.compile(r"(?:全省|全市|全县|全区|全国)?(?:合计|总计|共计|小计|总数|总体)|全省|全市|全县|全区|全国")
+TOTAL_ASKED_RE = re.compile(r"一共|总共|合计|总计|共计|总数|全部|全省|全市|全县|全区|全国|整体|总体")
+COMPARED_RE = re.compile(
+    r"比(?:上年|去年|上一年|前一年)|同比|较(?:上年|去年)|(?:增长|增加|下降|减少|提高|降低)了?(?:多少|几)")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
 
 
@@ -143,8 +158,8 @@ def _found(text: str, variants: tuple[str, ...], haystack: str) -> float:
         return 1.0
     if text.endswith("额") and text[:-1] + "金额" in haystack:
         return 1.0  # 交易额 is 交易金额
-    if len(text) >= 3 and _abbreviates(text, bare):
-        return 0.75  # 个体户 in 个体工商户, 县市区 in 各县（市、区）
+    if len(text) >= 2 and _abbreviates(text, bare):
+        return 0.75  # 个体户 in 个体工商户, 县市区 in 各县（市、区）, 法援 in 法律援助
     if len(text) >= 4:
         halves = (text[: len(text) // 2], text[len(text) // 2 :])
         if all(h in haystack for h in halves):
@@ -241,7 +256,10 @@ def best_window(question: Question, text: str, heading: str = "", identity: str 
         lead = leads.get(start)
         found = in_heading if not lead else [max(h, term_found(t, lead)) for t, h in
                                              zip(question.terms, in_heading, strict=True)]
-        window = _score_window(question, text, (start, end), bodies[start, end], head + "|" + (lead or ""), found,
+        body = bodies[start, end]
+        if lead and row_cells(text, start, end):
+            body += "|" + lead  # a table row says what its caption says ("2023年度全省…项目安排情况")
+        window = _score_window(question, text, (start, end), body, head + "|" + (lead or ""), found,
                                two=(start, end) not in spans, identity=identity, year=year)
         if best is None or window.score > best.score:
             best = window
@@ -265,7 +283,8 @@ def _item_leads(text: str, spans: list[tuple[int, int]], bodies: dict[tuple[int,
                              and (c := caption(text, start))}
     for before, span in pairwise(spans):  # 累计投资温州地区项目46个 goes on with the sentence before it
         if CONTINUES_RE.match(text, span[0]) and len(bodies[before]) <= LONG_SENTENCE:
-            leads[span[0]] = bodies[before]
+            # …and with what that one went on from ("沙田渔港…。目前已完成…。项目建成后，可满足约500艘…")
+            leads[span[0]] = (bodies[before] + leads.get(before[0], ""))[: 2 * LONG_SENTENCE]
     for i, item in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         inside = [span for span in spans if item <= span[0] < end]
@@ -293,10 +312,11 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     found = [term_found(t, body) for t in terms]
     cov = _weighted(terms, found, in_heading)
     context = coverage(question.context_terms, body, identity) if question.context_terms else 1.0
-    missing = _lacking(terms, found, in_heading)
+    missing = tuple(m for m in _lacking(terms, found, in_heading)
+                    if not miscut(m, question.text, body) and not _split_across(m, body, identity))
     years_ok = all(y in body or y in head or _relative_year(int(y), year, body) for y in question.years)
     qualifiers_ok = all(qualifier_found(q, question.text, body) for q in question.qualifiers)
-    if question.kind == PLACE and not PLACE_RE.search(text, start, end):
+    if question.kind == PLACE and not _names_place(question, text[start:end]):
         missing += ("地点",)
     if ASK_ORG_RE.search(question.text) and not ORG_RE.search(text, start, end):
         missing += ("单位名称",)  # 哪家公司中标: a window naming no organisation does not answer
@@ -315,9 +335,14 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         bound_text = compact(bound)
         bound_found = [term_found(t, bound_text) for t in terms]
         unbound = _lacking(terms, bound_found, in_heading)
+        # A place the window names apart from the figure: "新建…10家，重点在白沙镇、石湾镇" gives no 白沙镇 figure
+        missing += tuple(t for t in unbound if PLACE_RE.fullmatch(t) and t not in missing)
         uncounted = any(t.text == question.counted and not f and not h
                         for t, f, h in zip(terms, bound_found, in_heading, strict=True))
         ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * len(unbound)
+        # 二期 / 下半年 asked: a figure of another part or period does not answer ("上半年…540人次，下半年将…")
+        qualifiers_ok = qualifiers_ok and (question.kind != COUNT or all(
+            q in bound_text or q in head for q in question.qualifiers if PART_RE.fullmatch(q)))
     score = (
         ranked
         - MISSING_PENALTY * len(missing)
@@ -331,6 +356,14 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     )
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score,
                   uncounted)
+
+
+def _names_place(question: Question, window: str) -> bool:
+    """Whether a window names a place other than those the question names (在平潭、霞浦建成…)."""
+    if PLACE_RE.search(window):
+        return True
+    asked = {v for t in (*question.terms, *question.context_terms) for v in t.variants}
+    return any(not any(word in v for v in asked) for word in place_words(window))
 
 
 def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
@@ -350,6 +383,23 @@ def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
 def _lacking(terms: tuple[Term, ...], found: list[float], in_heading: list[float]) -> tuple[str, ...]:
     """The strong terms found neither in the text (`found`) nor in the heading."""
     return tuple(t.text for t, f, h in zip(terms, found, in_heading, strict=True) if t.strong and not f and not h)
+
+
+def miscut(term: str, asked: str, body: str) -> bool:
+    """Whether a two-character term is jieba's miscut of the question, its first character ending a word the
+    passage says (公积金中心想让 → 心想; 中心 is the word) or its last character starting one (巾帼贷放了 → 贷放)."""
+    at = asked.find(term)
+    if len(term) != 2 or at < 0:
+        return False
+    before, after = asked[at - 1 : at + 1] if at else "", asked[at + 1 : at + 3]
+    return any(len(pair) == 2 and pair in body and is_word(pair) for pair in (before, after))
+
+
+def _split_across(term: str, body: str, identity: str) -> bool:
+    """Whether a four-character term is said half by the letter's identity, half by the passage (供销系统: 供销
+    in 柳河市供销合作社联合社, 系统 in "2019年系统实现农产品销售额…")."""
+    halves = (term[:2], term[2:])
+    return len(term) == 4 and all(h in body or h in identity for h in halves) and any(h in body for h in halves)
 
 
 def _statement(text: str, start: int, end: int, v_start: int, v_end: int) -> tuple[int, int]:
@@ -385,9 +435,11 @@ def _cell_value(question: Question, cells: list[Cell], header: list[str]) -> tup
     if question.kind not in (COUNT, DATE):
         return None, -1, -1, 0.0
     label = next((c.text for c in cells if re.search(r"[\u4e00-\u9fff]", c.text)), "")
-    if not any(t.strong and term_found(t, compact(label)) for t in (*question.terms, *question.context_terms)):
+    total = TOTAL_ROW_RE.fullmatch(compact(label)) and TOTAL_ASKED_RE.search(question.text)
+    if not total and not any(t.strong and term_found(t, compact(label))
+                             for t in (*question.terms, *question.context_terms)):
         return None, -1, -1, 0.0  # the 济南 row does not answer a question about the whole province
-    found = column_value(question.terms, question.unit, cells, header)
+    found = column_value(question.terms, question.unit, cells, header, question.counted)
     if found is None:
         return None, -1, -1, 0.0
     value, cell, weight = found
@@ -442,6 +494,11 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
         return False  # 2024年 is a date, not the answer to 几家
     if m.group("pre") == "第" and "第" in question.text:
         return True  # 排全省第几 asks a rank, whatever the ranked attribute (完成率) is measured in
+    if not question.unit and COMPARED_RE.search(question.text):  # 比上年增长了多少: the change, not a share (占…36%)
+        return bool(CHANGE_RE.search(m.string, max(0, m.start() - 6), m.start()))
+    asked, said = _period(question.text), _period(_clause_before(m))
+    if asked and said and asked != said:
+        return False  # 一个月收多少钱 is not answered by 每人每年补助1800元
     wanted = frozenset().union(*(units_answering(t.text) for t in question.terms))
     if wanted and not question.unit:  # 比例是多少 is answered by a percentage, not by 80项
         return unit in wanted or (unit in PERCENT and bool(CHANGE_RE.search(question.text)))
@@ -452,6 +509,17 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
             return True  # a table cell: the unit stands in the column header
         return unit in unit_group(question.unit) or (unit or "").endswith(question.unit)
     return bool(unit or m.group("mag") or "%" in m.group(0) or re.search(r"\d", num))
+
+
+def _period(text: str | None) -> str | None:
+    return next((name for name, rx in PERIODS if text and rx.search(text)), None)
+
+
+def _clause_before(m: re.Match[str]) -> str:
+    """The clause a value ends, up to the value: what it is a rate of (每人每年补助…)."""
+    start = max((b.end() for b in CLAUSE_BREAK_RE.finditer(m.string, max(0, m.start() - 20), m.start())),
+                default=max(0, m.start() - 20))
+    return m.string[start : m.start()]
 
 
 def _closeness(question: Question, text: str, window_start: int, v_start: int, v_end: int) -> float:

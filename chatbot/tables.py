@@ -57,9 +57,10 @@ def header_cells(text: str, row_start: int, width: int) -> list[str]:
 
 
 def column_value(terms: Sequence[Term], unit: str | None, cells: Sequence[Cell],
-                 header: Sequence[str]) -> tuple[str, Cell, float] | None:
+                 header: Sequence[str], counted: str | None = None) -> tuple[str, Cell, float] | None:
     """The cell of the column whose header speaks of the question (its terms, its measure word), with the
-    value as it should be answered (a bare number takes the header's unit: 35 条) and the match's weight."""
+    value as it should be answered (a bare number takes the header's unit: 35 条) and the match's weight. A question
+    counting something (`counted`: 乡镇) needs it in the column's header."""
     best: tuple[float, int] | None = None
     for j, name in enumerate(header):
         if j >= len(cells) or not cells[j].text or not re.search(r"\d", cells[j].text):
@@ -67,6 +68,12 @@ def column_value(terms: Sequence[Term], unit: str | None, cells: Sequence[Cell],
         found = compact(name)
         score = sum(t.mass for t in terms if any(v in found for v in t.variants))
         header_unit = _HEADER_UNIT_RE.search(name)
+        said = header_unit["unit"] if header_unit else "%" if cells[j].text.endswith("%") else None
+        if unit and said and said not in unit_group(unit) and said.lstrip("万亿千百") not in unit_group(unit):
+            continue  # 多少个乡镇 is not answered by the 乡镇充电站覆盖率 column's 58%
+        wanted = next((t.variants for t in terms if t.text == counted), (counted,)) if counted else ()
+        if wanted and not any(v in found for v in wanted):
+            continue  # …nor by the 公共充电桩（个） column
         if unit and header_unit and header_unit["unit"] in unit_group(unit):
             score += 0.5
         if score > 0 and (best is None or score > best[0]):

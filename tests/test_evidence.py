@@ -173,3 +173,34 @@ def test_a_row_gives_no_date_when_no_column_is_the_one_asked() -> None:
     text = "序号｜项目名称｜计划完成时间\n1｜岩头镇中心卫生院迁建工程｜2025年6月"
     assert best_window(analyse("岩头镇中心卫生院迁建工程什么时候完成？"), text).value == "2025年6月"
     assert best_window(analyse("岩头镇中心卫生院迁建工程什么时候开工？"), text).value is None
+
+
+def test_clock_times_and_spans_are_dates() -> None:
+    night = "我局规定，居民区周边工地夜间施工时段为晚上11点至次日6时，确需连续作业的须提前报批。"
+    assert best_window(analyse("夜间施工时段是几点到几点？"), night).value == "晚上11点至次日6时"
+    parking = "该路段每日18时至次日7时30分禁止停放车辆。"
+    assert best_window(analyse("该路段什么时候禁止停车？"), parking).value == "18时至次日7时30分"
+
+
+def test_a_question_about_the_whole_is_answered_by_the_total_row() -> None:
+    table = "表1 各市培训情况\n地区\t培训人数（人）\n甲市\t1200\n乙市\t800\n合计\t2000"
+    window = best_window(analyse("全省一共培训了多少人？"), table)
+    assert (window.text, window.value) == ("合计\t2000", "2000人")
+    assert best_window(analyse("乙市培训了多少人？"), table).value == "800人"
+
+
+def test_a_two_character_short_form_matches_its_full_name() -> None:
+    text = "2023年，县法律援助中心共办理法律援助案件326件，挽回经济损失580万元。"
+    window = best_window(analyse("法援中心去年办了多少件案子？"), text)
+    assert (window.value, window.missing) == ("326件", ())
+
+
+def test_a_change_on_last_year_is_answered_by_the_change_not_the_level() -> None:
+    text = "2023年全县粮食总产量达到42.6万吨，比上年增长3.2%。"
+    assert best_window(analyse("粮食产量比上年增长了多少？"), text).value == "3.2%"
+    assert best_window(analyse("粮食总产量是多少？"), text).value == "达到42.6万吨"  # the qualifier stays
+
+
+def test_approximate_amounts_and_ratios_are_values() -> None:
+    assert best_window(analyse("项目总投资多少钱？"), "该项目总投资1.2万余元。").value == "1.2万余元"
+    assert best_window(analyse("师生比是多少？"), "目前全县中小学师生比为13.5:1，高于全省平均水平。").value == "13.5:1"
