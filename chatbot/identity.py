@@ -49,6 +49,7 @@ NUMERIC_DATE_RE = re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*[./-]\s*(?P<m>\d{1
 PHONE_RE = re.compile(r"\(?0\d{2,3}\)?\s*[-—]?\s*\d{7,8}|1[3-9]\d{9}|\d{3,4}-\d{7,8}(?:-\d{1,5})?|\d{5,8}")
 # A line that opens with a label: 办复类别：B类 / 联系人：李贤，联系电话：88962022。
 _LABEL_RE = re.compile(r"(?:^|(?<=[\s,;。、]))(?P<label>[\u4e00-\u9fff]{2,10})\s*:")
+_SPACED_LABEL_RE = re.compile(r"^(?:[\u4e00-\u9fff]\s+){1,4}[\u4e00-\u9fff](?=\s*:)")  # 联 系 人: / 电　　话:
 _TITLE_HINT_RE = re.compile(r"关于|对《|对第|答复|复函|办理情况|建议|提案")
 _REPLY_RE = re.compile(r"答复|复函|回复|办理情况|的函|回函")
 _TITLE_END_RE = re.compile(r"(?:答复函|答复|复函|的函|回复|答复意见|办理情况|情况的函|意见)$")
@@ -85,7 +86,9 @@ def iso_date(match: re.Match[str]) -> str | None:
 def labelled_fields(line: str, *, generic: bool) -> list[tuple[str, str]]:
     """The (label, value) pairs of a line that opens with a label. Known labels (chatbot/data/field_labels.tsv)
     count anywhere; others only where `generic` (the letterhead and the closing)."""
-    line = nfkc(line).strip().lstrip("(").rstrip(")")
+    line = _SPACED_LABEL_RE.sub(lambda m: re.sub(r"\s+", "", m.group(0)), nfkc(line).strip())  # 联 系 人：
+    if line.startswith("(") and line.endswith(")"):  # (联系人：任静，联系电话：…): the whole line in brackets
+        line = line[1:-1]
     matches = list(_LABEL_RE.finditer(line))
     if not matches or matches[0].start() != 0 or len(line) > 100:
         return []
@@ -111,8 +114,11 @@ def _known_label(label: str) -> str | None:
 
 
 def field_value(fields: tuple[tuple[str, str], ...], name: str) -> str | None:
-    """The value of the first labelled line whose label names the field `name` (办复类别 for 办理类别 …)."""
-    return next((value for label, value in fields if _known_label(label) == name), None)
+    """The value of the labelled line whose label names the field `name` (办复类别 for 办理类别 …), or is `name`
+    when it is a label of no known field (承办科室); the label `name` itself or the longest first (办理类别：A类
+    before a record's 类别：经济建设)."""
+    named = [(label, value) for label, value in fields if (_known_label(label) or label) == name]
+    return max(named, key=lambda pair: (pair[0] == name, len(pair[0])))[1] if named else None
 
 
 # --- the parts of a letter -------------------------------------------------------------------------------
@@ -268,7 +274,8 @@ def parse_metadata(text: str) -> LetterMeta:
     opening = head[: (salute_at or 0) + 3] if salute_at is not None else head[:6]
     tail = lines[-TAIL_LINES:]
     fields = _all_fields(lines, len(head) if salute_at is None else salute_at + 1)
-    doc_number = DOC_NUMBER_RE.search("\n".join(line for line in raw[: min(6, len(head))] if len(line) <= 40))
+    doc_number = DOC_NUMBER_RE.search("\n".join(line for line in raw[: min(6, len(head))] if len(line) <= 40)) or next(
+        (m for line in raw[: len(head)] if (m := DOC_NUMBER_RE.fullmatch(line))), None)  # below a record
     number_value = field_value(fields, "文号")
     skip = {i for i, line in enumerate(head) if labelled_fields(line, generic=True) or DOC_NUMBER_RE.fullmatch(line)}
     heading, heading_unit = _heading(raw[: salute_at if salute_at is not None else len(head)], skip)

@@ -158,3 +158,13 @@ def test_a_date_in_the_record_or_in_a_sentence_is_not_the_signature_date() -> No
     assert (parse_metadata(short).unit, parse_metadata(short).date) == ("某县水利局", None)
     undated = "正文。\n计划于2018年2月底前完成全部改造。\n某县住建局"
     assert (parse_metadata(undated).unit, parse_metadata(undated).date) == ("某县住建局", None)
+
+
+def test_doc_number_below_the_record_and_a_spaced_label() -> None:
+    meta = parse_metadata("建议号：第56号\n提案人：张三\n内容分类：交通\n平交提复〔2024〕8号\n"
+                          "关于加快乡村道路建设的建议的答复\n张三代表：\n你提出的建议收悉。现答复如下。\n"
+                          "某县交通运输局\n2024年6月1日\n联 系 人：李四\n联系电话：12345678")
+    assert meta.doc_number == "平交提复〔2024〕8号"
+    assert meta.title == "关于加快乡村道路建设的建议的答复"
+    assert (meta.contact_person, meta.contact_phone) == ("李四", "12345678")  # 联 系 人 is 联系人
+    assert field_value(meta.fields, "内容分类") == "交通"
