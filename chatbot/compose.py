@@ -12,9 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .evidence import coverage, term_found
-from .identity import DATE_RE, field_text, iso_date
-from .query import COUNT, DATE, META, WHAT, Question, compact
+from .evidence import coverage, miscut, term_found
+from .identity import DATE_RE, NUMERIC_DATE_RE, field_text, iso_date
+from .lexicon import role_words, unit_suffixes
+from .names import identity_text
+from .query import COUNT, DATE, META, WHAT, Question, Term, compact, is_field_word
 from .retrieval import Hit
 from .schema import READ_OCR, Answer, LetterInfo, Passage
 from .scope import Scope
@@ -126,12 +128,13 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
     for hit in hits:
         letter = letters.get(hit.chunk.doc_id)
         value = meta_value(field, letter) if letter else None
-        if not value:
+        if not value or letter is None or not _described(question, letter, hits):
             continue
         if field == "date" and len(value) < len("2024-06-26") and DAY_ASKED_RE.search(question.text):
             continue  # the letter gives the month only: it does not say which day
         if field == "date":  # quote the date as the letter writes it, not as ISO
-            found = next((m for m in DATE_RE.finditer(hit.chunk.text) if iso_date(m) == value), None)
+            found = next((m for rx in (DATE_RE, NUMERIC_DATE_RE) for m in rx.finditer(hit.chunk.text)
+                          if iso_date(m) == value), None)
             if found:
                 span = _line_with(hit.chunk.text, [found.group(0)])
                 if span:
@@ -142,6 +145,31 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
         if span:
             return Evidence(hit, span[0], span[1], value, span[0], span[1])
     return None
+
+
+def _described(question: Question, letter: LetterInfo, hits: Sequence[Hit]) -> bool:
+    """Whether the letter is the one a question about a letter describes: every strong word of the question but
+    the field's own (文号, 联系人 …) is in its identity (unit, place, people, title) or in its passages found —
+    "国网桐江县供电公司这份答复的文号" is not answered by the 桐江县 自然资源局's 文号."""
+    names = identity_text(letter.meta)
+    said = names + "|" + "|".join(compact(h.chunk.text) for h in hits if h.chunk.doc_id == letter.doc_id)
+    for term in question.terms:
+        if not term.strong or is_field_word(term.text, question.text):
+            continue
+        if _names_unit(term.text, question.text):  # a unit: the one that replied
+            if not term_found(term, names):
+                return False
+        elif not (term_found(term, said) or miscut(term.text, question.text, said)):
+            return False
+    return True
+
+
+def _names_unit(word: str, text: str) -> bool:
+    """Whether a word of the question is, or begins, a unit's name: 交通运输局, 交通运输 of 交通运输厅."""
+    if len(word) >= 3 and word.endswith(unit_suffixes()):
+        return True
+    at = text.find(word)
+    return at >= 0 and text.startswith(unit_suffixes(), at + len(word))
 
 
 def text_evidence(question: Question, hit: Hit) -> Evidence:
@@ -164,6 +192,22 @@ def _best_clause(question: Question, text: str, start: int, end: int) -> tuple[i
         if cov > best_cov:
             best, best_cov = (a, b), cov
     return best
+
+
+def _field_words(question: Question, hit: Hit, letters: Mapping[str, LetterInfo]) -> list[Term]:
+    """What the text must say to answer for a labelled line the letter lacks: the question's own words, but
+    those naming the letter (税务局), and of a label only its own word (协办 of 协办单位; 单位 says nothing)."""
+    letter = letters.get(hit.chunk.doc_id)
+    names = identity_text(letter.meta) if letter else ""
+    own = [t for t in question.terms if t.weight >= 0.5 and t.text not in question.names and not term_found(t, names)]
+    words = [w for t in own for w in (_label_words(t.text) if len(t.text) == 4 else [t])]
+    return words or _label_words(question.meta_field or "")
+
+
+def _label_words(label: str) -> list[Term]:
+    """The words of a label that the text must say when no line bears it: 会办 of 会办单位 (单位 says nothing)."""
+    halves = (label[:2], label[2:]) if len(label) == 4 else (label,)
+    return [Term(h, 1.0, (h,)) for h in halves if len(h) >= 2 and h not in role_words()]
 
 
 def abstention_reason(question: Question, evidence: Evidence | None) -> str | None:
@@ -220,8 +264,8 @@ def compose(question: Question, hits: Sequence[Hit], letters: Mapping[str, Lette
     if not question.terms and not question.is_follow_up and question.kind != META:
         return Answer(question.text, HOW_TO_ASK, None, True, [])  # 你好 / 谢谢: nothing to look up
     evidence = meta_evidence(question, hits, letters) if question.kind == META else text_evidence(question, hits[0])
-    own = [t for t in question.terms if t.weight >= 0.5 and t.text not in question.names]
-    if evidence is None and question.meta_field not in NAMED_FIELDS and own:
+    own = _field_words(question, hits[0], letters) if evidence is None else []
+    if own and question.meta_field not in NAMED_FIELDS:
         # A labelled line the letters do not label so (协办单位 inside 办理单位：…（协办）): read the text, which
         # must then say one of the question's own words (a 督办领导 asked of a letter naming none is refused).
         question = replace(question, kind=WHAT)

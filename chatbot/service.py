@@ -21,8 +21,8 @@ from .errors import QueryError
 from .indexing import BuildReport, add_files, build_index, remove_letter
 from .limits import MAX_QUESTION_CHARS, trim_history
 from .names import CONTENT_KINDS
-from .query import WHAT, Question, analyse, warm_up_in_background
-from .retrieval import Retriever
+from .query import META, WHAT, Question, analyse, asked_label, warm_up_in_background
+from .retrieval import Hit, Retriever
 from .schema import Answer, LetterInfo, Passage
 from .scope import LetterDirectory, Reference, Scope, conversation_scope, resolve_scope
 from .store import IndexSnapshot, index_version, open_index
@@ -30,6 +30,7 @@ from .store import IndexSnapshot, index_version, open_index
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+OWN_LABEL_LETTERS = 3  # the letters of the best hits whose labelled lines a question may ask for by name
 
 
 class Chatbot:
@@ -109,6 +110,10 @@ class Chatbot:
         cited = [ref for ref in parsed.references if not directory.named_in(ref)]
         parsed = replace(parsed.with_terms(cited), scope_doc_ids=scope.doc_ids)
         hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope.doc_ids or None, exclude=scope.excluded)
+        if (field := _own_label_asked(parsed, hits, directory)) is not None:
+            # 哪个科室承办的: a labelled line of the letters found (承办科室：…), asked without its label
+            parsed = replace(parsed, kind=META, meta_field=field)
+            hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope.doc_ids or None, exclude=scope.excluded)
         reply = compose(parsed, hits, directory.by_id)
         return replace(reply, question=question, passages=reply.passages[:k], scope=list(scope.doc_ids))
 
@@ -157,6 +162,21 @@ def _names(refs: Sequence[Reference]) -> tuple[list[str], list[str]]:
     and references that only say which letter is meant (文号, numbers)."""
     names = [ref.key for ref in refs if ref.kind in CONTENT_KINDS]
     return names, [ref.key for ref in refs if ref.kind not in CONTENT_KINDS]
+
+
+def _own_label_asked(question: Question, hits: Sequence[Hit], directory: LetterDirectory) -> str | None:
+    """The field of a labelled line of the best letters that a question asks for, when it was not read so: a
+    question not read as one about a letter, or one read as another field than the label it says (内容类别)."""
+    letters = [directory.by_id[d] for d in dict.fromkeys(h.chunk.doc_id for h in hits[:OWN_LABEL_LETTERS])
+               if d in directory.by_id]
+    labels = {label for letter in letters for label, _ in letter.meta.fields}
+    if question.kind == META:
+        said = {label for label in labels if len(label) >= 3 and label in question.text}
+        field = asked_label(question.text, said)
+        if field is None or field == question.meta_field or field.startswith(f"{question.meta_field}_"):
+            return None  # contact_phone is a part of the contact asked (联系人和联系电话)
+        return field
+    return asked_label(question.text, labels)
 
 
 def _only_names_letters(question: Question) -> bool:
