@@ -3,7 +3,7 @@ question kind and per letter, with the reason of every wrong refusal; and multi-
 
 A question file has one JSON object a line: {"id", "question", "answers": [...], "evidence", "kind", "doc",
 "history"?}. `evidence` is a substring of the passage that holds the answer (compared with whitespace
-removed); `evidence: null` marks a question the letters do not answer: the right reply is an abstention.
+removed); `evidence: null` (or "") marks a question the letters do not answer: the right reply is an abstention.
 `doc` names the letter by its id or by its file name.
 
 A conversation file has one conversation a line: {"id", "turns": [{"question", "doc", "answers", "evidence",
@@ -113,7 +113,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                     id=str(raw.get("id", number)),
                     question=raw["question"],
                     answers=tuple(raw.get("answers") or ()),
-                    evidence=raw.get("evidence"),
+                    evidence=_evidence(raw),
                     kind=raw.get("kind", ""),
                     doc=raw.get("doc"),
                     history=tuple(raw.get("history") or ()),
@@ -124,6 +124,12 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     if not questions:
         raise ChatbotError(f"{path}: no questions in the file")
     return questions
+
+
+def _evidence(raw: dict[str, Any]) -> str | None:
+    """A line's evidence; null, "" or blanks: the letters do not answer it."""
+    evidence = raw.get("evidence")
+    return evidence if isinstance(evidence, str) and evidence.strip() else None
 
 
 def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -318,7 +324,7 @@ def load_conversations(path: Path) -> list[Conversation]:
         try:
             turns = tuple(
                 Turn(question=t["question"], doc=t.get("doc"), answers=tuple(t.get("answers") or ()),
-                     evidence=t.get("evidence"), ambiguous=tuple(t.get("ambiguous") or ()))
+                     evidence=_evidence(t), ambiguous=tuple(t.get("ambiguous") or ()))
                 for t in raw["turns"]
             )
         except (KeyError, TypeError, AttributeError) as e:

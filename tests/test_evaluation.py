@@ -96,6 +96,13 @@ def test_load_questions(tmp_path: Path) -> None:
     assert load_questions(path) == [EvalQuestion("d1", "几家？", ("5家",), "5家", "factoid", "A")]
 
 
+def test_blank_or_missing_evidence_means_the_letters_do_not_answer(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [{"question": "甲？", "evidence": ""}, {"question": "乙？", "evidence": "  "}, {"question": "丙？"}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert [q.evidence for q in load_questions(path)] == [None, None, None]
+
+
 def test_bad_question_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"question": "ok"}\n{"answers": []}\n', encoding="utf-8")
