@@ -92,6 +92,8 @@ PERIODS = (("月", re.compile(r"每月|每个月|一个月|月均|按月")), ("�
 # A table's total row (合计｜44｜129.1) answers a question about the whole (一共安排了多少个).
 TOTAL_ROW_RE = re.compile(r"(?:全省|全市|全县|全区|全国)?(?:合计|总计|共计|小计|总数|总体)|全省|全市|全县|全区|全国")
 TOTAL_ASKED_RE = re.compile(r"一共|总共|合计|总计|共计|总数|全部|全省|全市|全县|全区|全国|整体|总体")
+ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,8})+")
+COUNTED_AFTER_RE = re.compile(r"等?[\u4e00-\u9fff]{0,4}")  # 舌诊仪、脉诊仪|等设备|3200余台: the list's own count
 COMPARED_RE = re.compile(
     r"比(?:上年|去年|上一年|前一年)|同比|较(?:上年|去年)|(?:增长|增加|下降|减少|提高|降低)了?(?:多少|几)")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
@@ -331,12 +333,15 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         # sentence's subject ("市科创基金…投资项目94个，投资金额17.44亿元").
         statement = _statement(text, start, end, v_start, v_end)
         own = statement[0] > start and _own_fact(text, statement[0], v_start)
-        bound = text[statement[0] if own else start : statement[1]]
+        bound_start = statement[0] if own else start
+        bound = text[bound_start : statement[1]]
         bound_text = compact(bound)
         bound_found = [term_found(t, bound_text) for t in terms]
         unbound = _lacking(terms, bound_found, in_heading)
         # A place the window names apart from the figure: "新建…10家，重点在白沙镇、石湾镇" gives no 白沙镇 figure
         missing += tuple(t for t in unbound if PLACE_RE.fullmatch(t) and t not in missing)
+        # 舌诊仪 asked, "配备舌诊仪、脉诊仪等设备3200余台": the figure counts the list, not the one item
+        missing += tuple(t for t in _one_of_many(question, text, bound_start, v_start) if t not in missing)
         uncounted = any(t.text == question.counted and not f and not h
                         for t, f, h in zip(terms, bound_found, in_heading, strict=True))
         ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * len(unbound)
@@ -356,6 +361,30 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     )
     return Window(start, end, text[start:end], cov, missing, years_ok, qualifiers_ok, value, v_start, v_end, score,
                   uncounted)
+
+
+def _one_of_many(question: Question, text: str, begin: int, v_start: int) -> tuple[str, ...]:
+    """The question's terms that name one item of a bare enumeration (甲、乙、丙等) right before the figure,
+    the question naming no other item nor asking for the whole: the figure counts the items together
+    ("配备舌诊仪、脉诊仪等设备3200余台" gives no 舌诊仪 figure)."""
+    if TOTAL_ASKED_RE.search(question.text) or "等" in question.text:
+        return ()
+    named: list[str] = []
+    for m in ENUMERATION_RE.finditer(text, begin, v_start):
+        after_figure = re.match(r"[\d.％%]", text[m.start() - 1 : m.start()])
+        if after_figure or not COUNTED_AFTER_RE.fullmatch(text, m.end(), v_start):
+            continue  # not what the figure counts, or a list of figures (护栏3.8公里、错车道16处)
+        items = m.group(0).split("、")
+        closed = text.startswith("等", m.end())  # 舌诊仪、脉诊仪等设备: the noun counted stands after the list
+        for term in question.terms:
+            hits = [i for i, item in enumerate(items) if any(v in item for v in term.variants)]
+            if not term.strong or len(hits) != 1 or (hits[0] == len(items) - 1 and not closed):
+                continue  # the last item holds the shared noun (新建、改造学生宿舍12.4万平方米)
+            others = "|".join(item for i, item in enumerate(items) if i != hits[0])
+            if not any(any(v in others for v in t.variants) for t in (*question.terms, *question.context_terms)
+                       if t is not term):
+                named.append(term.text)
+    return tuple(named)
 
 
 def _names_place(question: Question, window: str) -> bool:

@@ -76,8 +76,11 @@ ASK_ORG_RE = re.compile(
 ORG_RE = re.compile(
     r"[\u4e00-\u9fff]{2,}(?:公司|集团|银行|医院|学校|大学|学院|研究院|研究所|中心|协会|商会|合作社|委员会|局|厅|委|办|部|站)"
 )
+# 几个 asking for people (几个特邀调解员, 多少个留守娃): letters count them by 名 / 人 / 位.
+PEOPLE_COUNTED_RE = re.compile(
+    r"[\u4e00-\u9fff]{0,5}?(?:人员|人|员|娃|孩子|儿童|学生|老师|教师|医生|志愿者|骑手|农民|村民|居民)(?![\u4e00-\u9fff])")
 PLACE_RE = re.compile(
-    r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村)"
+    r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村|科创园|产业园|工业园|物流园|科技园|创业园)"
     r"|[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6})+等?\d*个?(?:省|市|县|区|镇|乡|村|地)"  # 济南、青岛、潍坊3市
 )
 # Question words after which the next word names the kind of answer (哪家公司, 什么阶段): that word is
@@ -269,7 +272,8 @@ def units_answering(word: str) -> frozenset[str]:
     found = attribute_units().get(word)
     if found is not None:
         return found
-    if len(word) >= 2 and word.endswith("额"):  # 总额, 贷款额, 限额: an amount of money
+    if word.endswith("额") or (len(word) >= 3 and word.endswith(("费", "资金"))):
+        # 总额, 贷款额, 易地建设费, 补助资金: an amount of money
         return attribute_units()["金额"]
     return PERCENT if len(word) >= 2 and word.endswith(RATE_ENDINGS) else frozenset()
 
@@ -347,13 +351,27 @@ def _without(text: str, names: Sequence[str], suffix: str = REFERENCE_SUFFIX) ->
     return text
 
 
+_NOT_GLUED = frozenset("省市县区镇乡村街路时年月日天中上下前后证报")  # a place or time of its own (全国/县中)
+
+
 def _glue_rates(pairs: list[Any]) -> list[tuple[str, str]]:
-    """jieba's (word, flag) pairs with a lone 率 joined to the word before it: 分担/率 → 分担率 (a noun)."""
+    """jieba's (word, flag) pairs with the pieces of one noun joined: a lone 率 to the word before it (分担/率 →
+    分担率), a lone noun character to the noun before it (中医/阁 → 中医阁, 岸/电 → 岸电), and a noun cut with
+    its locative (服务/团里 → 服务团): a piece alone is either dropped or matches too much."""
     out: list[tuple[str, str]] = []
     for pair in pairs:
         word, flag = pair.word, pair.flag
-        if word == "率" and out and _HAN_RE.fullmatch(out[-1][0]):
-            out[-1] = (out[-1][0] + word, "n")
+        before = out[-1] if out and _HAN_RE.fullmatch(out[-1][0]) else None
+        if before is None:
+            out.append((word, flag))
+            continue
+        noun = (before[1][:1] in {"n", "j"} or before[1] == "vn") and before[1] not in {"ns", "nr", "nt"}
+        lone = len(before[0]) != 1 or before[0] not in _NOT_GLUED
+        piece = len(word) == 1 and flag in {"n", "ng"} and word not in _NOT_GLUED
+        if noun and len(word) == 2 and word[1] in "里内" and flag[:1] == "n" and word[0] not in _NOT_GLUED:
+            out[-1] = (before[0] + word[0], "n")
+        elif word == "率" or (noun and lone and piece):
+            out[-1] = (before[0] + word, "n")
         else:
             out.append((word, flag))
     return out
@@ -432,7 +450,10 @@ def _kind_of(text: str) -> tuple[str, str | None, str | None]:
     if ASK_LIST_RE.search(text) or (count and count.group(0).startswith("哪")):
         return LIST, None, None
     if count and count.group("unit") and not _starts_word(text, count.start("unit")):
-        return COUNT, count.group("unit"), None
+        unit = count.group("unit")
+        if unit == "个" and PEOPLE_COUNTED_RE.match(text, count.end()):
+            return COUNT, "人", None  # 几个调解员 is answered by 36名
+        return COUNT, unit, None
     for pattern, unit in ASK_UNIT_RES:
         if pattern.search(text):
             return COUNT, unit, None
@@ -469,6 +490,18 @@ def _with_event(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
     # 用到什么时候 / 开到几点 ask until when: 用, 开 are no event the date is of
     return tuple(replace(t, weight=1.0) if t.text in near and t.weight < 1.0 and t.text not in role_words()
                  and t.text not in PLAN_WORDS and not t.text.endswith("到") else t for t in terms)
+
+
+# 贷款里涉农的有多少, 留守儿童里面读初中的有几个: the part asked of a whole.
+SUBSET_RE = re.compile(r"(?:里面|里头|其中|当中|之中|里)([\u4e00-\u9fff]{1,8}?)的(?:有|是|占)?(?:多少|几)")
+
+
+def _with_subset(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """A count of a part (…里涉农的有多少): the words that name the part weigh like nouns, for the whole's
+    figure does not answer."""
+    parts = "".join(m.group(1) for m in SUBSET_RE.finditer(asked))
+    return tuple(replace(t, weight=1.0) if parts and t.text in parts and t.weight == 0.5
+                 and not t.text.endswith(tuple("在到了着过给")) else t for t in terms)  # 放在 is no part
 
 
 def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
@@ -533,6 +566,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
     qualifiers = tuple(dict.fromkeys([*QUALIFIER_RE.findall(asked), *PART_RE.findall(asked)]))
     if kind == DATE:
         terms = _with_event(asked, terms)
+    if kind == COUNT:
+        terms = _with_subset(asked, terms)
     tense = asked_tense(asked)
     if tense is None and follow_up:
         tense = before.tense

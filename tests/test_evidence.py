@@ -204,3 +204,29 @@ def test_a_change_on_last_year_is_answered_by_the_change_not_the_level() -> None
 def test_approximate_amounts_and_ratios_are_values() -> None:
     assert best_window(analyse("项目总投资多少钱？"), "该项目总投资1.2万余元。").value == "1.2万余元"
     assert best_window(analyse("师生比是多少？"), "目前全县中小学师生比为13.5:1，高于全省平均水平。").value == "13.5:1"
+
+
+def test_one_item_of_a_list_counted_together_gets_no_figure() -> None:
+    text = "为试点地区乡镇卫生院配备智能舌诊仪、脉诊仪等设备3200余台套。"
+    assert best_window(analyse("舌诊仪有多少台？"), text).missing == ("舌诊仪",)
+    assert best_window(analyse("配了多少台舌诊仪、脉诊仪等设备？"), text).value == "3200余台"
+    shared = "2023年新建、改造学生宿舍12.4万平方米。"  # the last item holds the noun both verbs share
+    assert best_window(analyse("改造了多少平方米学生宿舍？"), shared).value == "12.4万平方米"
+
+
+def test_a_part_asked_of_a_whole_is_not_answered_by_the_whole() -> None:
+    text = "全省普惠小微贷款余额3862亿元，同比增长24.6%。"
+    assert "涉农" in best_window(analyse("普惠小微贷款里涉农的有多少"), text).missing
+
+
+def test_people_counted_by_ge_are_answered_by_ming() -> None:
+    text = "聘请企业家、律师、退休法官等特邀调解员36名。"
+    assert best_window(analyse("请了几个特邀调解员"), text).value == "36名"
+
+
+def test_a_fee_is_answered_by_money_and_a_rate_by_its_period() -> None:
+    text = "统筹使用人防易地建设费，2016年安排1200万元新建公共人防停车场2处。"
+    assert best_window(analyse("人防易地建设费安排了多少？"), text).value == "1200万元"
+    care = "为412名居家重度残疾人提供上门照护，每人每年补助1800元。"
+    assert best_window(analyse("上门照护每人每年补助多少钱？"), care).value == "1800元"
+    assert best_window(analyse("上门照护一个月补助多少钱？"), care).value is None

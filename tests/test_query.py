@@ -180,3 +180,10 @@ def test_references_say_which_letter_not_what_is_asked() -> None:
     assert analyse("温州市卫健委答复264号建议是哪天", references=["264号"]).meta_field == "date"
     event = analyse("王伟芳代表那份答复里，充电站什么时候能建成投用？", names=["王伟芳代表"])
     assert (event.kind, event.meta_field) == (DATE, None)  # the date of an event, not the letter's
+
+
+def test_pieces_of_one_noun_are_joined() -> None:
+    assert [t.text for t in analyse("中医阁现在建了多少个").terms] == ["中医阁"]  # 中医/阁
+    assert "岸电" in [t.text for t in analyse("2019年船靠港用了多少度岸电").terms]  # 岸/电, 度 is the unit
+    assert "服务团" in [t.text for t in analyse("侨界专家乡村服务团里是哪些领域的专家").terms]  # 服务/团里
+    assert "全国县" not in [t.text for t in analyse("全国县中大班额比例降到多少？").terms]  # a place stays apart
