@@ -111,6 +111,8 @@ FOLLOW_UP_DEPTH = 4  # a follow-up of a follow-up … leans on at most this many
 FOLLOW_UP_RE = re.compile(
     r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它)|呢[？?。]*$|(?:那份|这份|那封|这封|的)[。.!！]?$"
 )
+# 乡村的有多少, 其中农村的呢: the part of what was just asked about.
+PART_OF_RE = re.compile(r"[\u4e00-\u9fff]{1,6}的(?:有|是|占)?(?:多少|几)")
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
 # After 电话, words that make it a service the letter speaks of, not the letter's own contact line.
@@ -506,7 +508,9 @@ def _with_subset(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
 
 def is_follow_up(text: str, terms: Sequence[Term]) -> bool:
     """An elliptical question that leans on the previous one ("那中试平台呢？", "规模多大？")."""
-    return bool(FOLLOW_UP_RE.search(text)) or len(compact(text)) <= 6 or not terms
+    bare = PUNCT_RE.sub("", text)
+    return (bool(FOLLOW_UP_RE.search(text)) or len(bare) <= 6 or not any(t.strong for t in terms)
+            or bool(PART_OF_RE.match(bare)))
 
 
 def user_questions(history: Sequence[object] | None) -> list[str]:
@@ -549,6 +553,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
     # "温州市卫健委答复264号建议是哪天" asks the letter's date, "平发改建〔2020〕774号里2025年…" no 2020.
     unreferenced = DOC_REF_RE.sub(" ", _without(asked, references))
     kind, unit, meta_field = asked_kind(unreferenced)
+    if kind != META and (whole := asked_kind(asked))[0] == META:
+        kind, unit, meta_field = whole  # 91号答复函是哪个单位发的: the reference held the word 答复函
     terms = content_terms(asked, names, references)
     years = tuple(dict.fromkeys(YEAR_RE.findall(unreferenced)))
     earlier = user_questions(history)[-FOLLOW_UP_DEPTH:]

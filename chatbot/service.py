@@ -101,6 +101,8 @@ class Chatbot:
         directory = retriever.directory
         parsed = analyse(question, history, *_names(directory.references(question)))
         scope = Scope(tuple(doc_ids), explicit=True) if doc_ids else resolve_scope(parsed, history, directory)
+        if parsed.is_follow_up and not (scope.doc_ids or scope.ambiguous or scope.reset or scope.excluded):
+            scope = self._scope_of_last_answer(history) or scope  # 要提高到多少？ after a question on one letter
         if scope.ambiguous:
             return ambiguous_answer(parsed, scope, directory.by_id)
         if _only_names_letters(parsed) and (scope.explicit or scope.reset):
@@ -116,6 +118,16 @@ class Chatbot:
             hits = retriever.hits(parsed, k=max(k, 5), doc_ids=scope.doc_ids or None, exclude=scope.excluded)
         reply = compose(parsed, hits, directory.by_id)
         return replace(reply, question=question, passages=reply.passages[:k], scope=list(scope.doc_ids))
+
+    def _scope_of_last_answer(self, history: Sequence[Any]) -> Scope | None:
+        """When the history holds the deputy's questions only (no replies to read the cited letter from), the
+        letter that answers the last of them: what an elliptical follow-up keeps to."""
+        if not history or not isinstance(history[-1], str) or not all(isinstance(h, str) for h in history):
+            return None
+        earlier = self.answer(history[-1], history=list(history[:-1]))
+        if earlier.abstained or not earlier.passages:
+            return None
+        return Scope((earlier.passages[0].doc_id,))
 
     def conversation_scope(self, history: Sequence[Any] | None) -> list[LetterInfo]:
         """The letters a conversation keeps to (named by the deputy), [] when it asks about all of them."""

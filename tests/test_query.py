@@ -187,3 +187,12 @@ def test_pieces_of_one_noun_are_joined() -> None:
     assert "岸电" in [t.text for t in analyse("2019年船靠港用了多少度岸电").terms]  # 岸/电, 度 is the unit
     assert "服务团" in [t.text for t in analyse("侨界专家乡村服务团里是哪些领域的专家").terms]  # 服务/团里
     assert "全国县" not in [t.text for t in analyse("全国县中大班额比例降到多少？").terms]  # a place stays apart
+
+
+@pytest.mark.parametrize("question", ["要提高到多少？", "十四五要搞到多少个？", "一共花了多少？", "乡村的有多少？"])
+def test_elliptical_questions_after_another_are_follow_ups(question: str) -> None:
+    assert analyse(question, ["港口岸电现在覆盖了百分之多少的泊位"]).is_follow_up
+
+
+def test_a_question_of_its_own_is_no_follow_up() -> None:
+    assert not analyse("锦川2023年新建了多少个暖新驿站", ["港口岸电现在覆盖了百分之多少的泊位"]).is_follow_up
