@@ -98,6 +98,11 @@ def to_passage(hit: Hit, letters: Mapping[str, LetterInfo], quote: str | None = 
     )
 
 
+RECORD_LINES = 3  # lines of a signature or a record quoted with the field asked
+RECORD_LINE_MAX = 40
+LABELLED_LINE_RE = re.compile(r"[\u4e00-\u9fff]{2,8}[：:]\S")  # 签发人：郑国梁 (compact)
+
+
 def meta_value(field: str, letter: LetterInfo) -> str | None:
     """A field of the letter, as the letter writes it."""
     return field_text(letter.meta, field)
@@ -138,13 +143,40 @@ def meta_evidence(question: Question, hits: Sequence[Hit], letters: Mapping[str,
             if found:
                 span = _line_with(hit.chunk.text, [found.group(0)])
                 if span:
-                    return Evidence(hit, span[0], span[1], compact(found.group(0)), found.start(), found.end())
+                    quote = _record_block(hit.chunk.text, *span, letter)
+                    return Evidence(hit, *quote, compact(found.group(0)), found.start(), found.end())
             continue
         parts = [p for p in re.split(r"[，、《》]", value) if p][:2]
         span = _line_with(hit.chunk.text, parts)
         if span:
-            return Evidence(hit, span[0], span[1], value, span[0], span[1])
+            return Evidence(hit, *_record_block(hit.chunk.text, *span, letter), value, span[0], span[1])
     return None
+
+
+def _record_block(text: str, start: int, end: int, letter: LetterInfo) -> tuple[int, int]:
+    """The lines of the record a field's line stands in, quoted together: the signature (unit above its date)
+    or the labelled lines next to it (签发人 / 办理类别, 联系人 / 联系电话), at most RECORD_LINES."""
+    unit = compact(letter.meta.unit or "") or None
+
+    def record(line: str) -> bool:
+        line = compact(line)
+        return 0 < len(line) <= RECORD_LINE_MAX and bool(
+            LABELLED_LINE_RE.match(line) or (unit and unit in line)
+            or any(rx.fullmatch(line) for rx in (DATE_RE, NUMERIC_DATE_RE)))
+
+    lines, offset = [], 0
+    for line in text.split("\n"):
+        lines.append((offset + len(line) - len(line.lstrip()), offset + len(line.rstrip())))
+        offset += len(line) + 1
+    inside = [i for i, (a, b) in enumerate(lines) if a < end and b > start]
+    if not inside or not all(record(text[slice(*lines[i])]) for i in inside):
+        return start, end
+    first, last = inside[0], inside[-1]
+    while last - first + 1 < RECORD_LINES and first > 0 and record(text[slice(*lines[first - 1])]):
+        first -= 1
+    while last - first + 1 < RECORD_LINES and last + 1 < len(lines) and record(text[slice(*lines[last + 1])]):
+        last += 1
+    return min(start, lines[first][0]), max(end, lines[last][1])
 
 
 def _described(question: Question, letter: LetterInfo, hits: Sequence[Hit]) -> bool:

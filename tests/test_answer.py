@@ -125,6 +125,19 @@ def test_this_letter_follows_the_previous_answer(real_chatbot) -> None:
     assert reply.passages[0].doc_id == "温教提复〔2024〕7号"
 
 
+def test_a_date_or_unit_is_quoted_with_its_signature(real_chatbot) -> None:
+    reply = real_chatbot.answer("温财提复〔2024〕15号是哪天答复的？")
+    assert reply.direct_answer == "二〇二四年七月十五日"
+    assert reply.passages[0].quote == "温州市财政局\n二〇二四年七月十五日"
+    reply = real_chatbot.answer("91号答复函是哪个单位发的？")  # the reference holds the word 答复函
+    assert (reply.direct_answer, reply.passages[0].doc_id) == ("温州市科学技术局", LETTER)
+
+
+def test_a_follow_up_after_a_plain_question_keeps_to_the_letter_that_answered_it(real_chatbot) -> None:
+    reply = real_chatbot.answer("总规模多大？", history=["市科创基金设立了几支子基金？"])
+    assert (reply.direct_answer, reply.passages[0].doc_id) == ("56亿元", LETTER)
+
+
 def test_question_naming_a_letter_is_answered_from_it(real_chatbot) -> None:
     reply = real_chatbot.answer("温财提复〔2024〕15号的联系人和电话？")
     assert reply.direct_answer == "张三，0577-88888888"
