@@ -12,7 +12,7 @@ import pytest
 from chatbot.documents import read_letter_text
 
 WILD = Path(__file__).resolve().parent / "data" / "wild"
-SETS = ("dev", "heldout", "heldout2", "heldout3")
+SETS = ("dev", "heldout", "heldout2", "heldout3", "heldout4")
 
 
 def _squash(text: str) -> str:
