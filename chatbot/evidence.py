@@ -14,7 +14,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from .chunking import ITEM_RE
-from .lexicon import attribute_units, unit_group
+from .lexicon import attribute_units, synonym_map, unit_group
 from .query import (
     ASK_ORG_RE,
     COUNT,
@@ -397,8 +397,8 @@ def _names_place(question: Question, window: str) -> bool:
 
 def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
     """Whether `body` (compact) says what the qualifier asks: 每个学生 is 每生, 每户 is 户均, 平均 is 人均 …"""
-    if qualifier in body:
-        return True
+    if qualifier in body or any(form in body for form in synonym_map().get(qualifier, ())):
+        return True  # 一期 is 首期
     if qualifier.startswith("每"):
         measure = qualifier[1:]
         after = asked[asked.find(qualifier) + len(qualifier) :][:2]  # 每个学生 → 学生: 每生

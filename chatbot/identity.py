@@ -35,6 +35,9 @@ NUMBER_AFTER_RE = re.compile(
 )
 NUMBER_BEFORE_RE = re.compile(r"(?P<kind>建议|提案|议案)\s*第\s*(?P<number>\d{1,6})\s*号|(?P<kind2>建议|提案)"
                               r"(?P<number2>\d{1,6})\s*号")
+# 《关于…的建议》（第15号）收悉: the number in brackets after the quoted title
+NUMBER_TITLED_RE = re.compile(
+    r"(?P<kind>建议|提案|议案)》\s*[(（][^()（）]{0,8}?第?\s*(?P<number>\d{1,6})\s*号\s*[)）]")
 TITLE_RE = re.compile(r"《(?P<title>[^《》\n]{2,120})》")
 # “关于…的建议” quoted in the opening, or a line of its own above the reply ("第63号 关于…的建议").
 _QUOTED_TITLE_RE = re.compile(
@@ -226,7 +229,7 @@ def _proposal(fields: tuple[tuple[str, str], ...], regions: list[str]) -> tuple[
         if value and (digits := re.search(r"\d{1,8}", value)):
             return kind, str(int(digits.group()))
     for region in regions:
-        found = [m for rx in (NUMBER_AFTER_RE, NUMBER_BEFORE_RE) for m in rx.finditer(region)]
+        found = [m for rx in (NUMBER_AFTER_RE, NUMBER_BEFORE_RE, NUMBER_TITLED_RE) for m in rx.finditer(region)]
         if found:
             first = min(found, key=lambda m: m.start())
             kind, number = first["kind"] or first["kind2"], first["number"] or first["number2"]
@@ -257,11 +260,27 @@ def _contact(fields: tuple[tuple[str, str], ...], tail: list[str]) -> tuple[str 
     person_raw = field_value(fields, "联系人") or next(
         (value for label, value in fields if label in ("承办人", "经办人", "联系人员")), None)
     phone_raw = field_value(fields, "联系电话")
-    person = re.match(r"[\u4e00-\u9fff·]{2,4}", person_raw) if person_raw else None
+    if person_raw is None:  # 联系电话：0539-8216620（联系人：马晓东）
+        person_raw = next((m.group(1) for line in [phone_raw or "", *tail] if (m := _PERSON_IN_RE.search(line))), None)
+    person = _person_name(person_raw) if person_raw else None
     phone = PHONE_RE.search(phone_raw or "") or PHONE_RE.search(person_raw or "")
     if phone is None:  # "电话 88962022" without a colon, in the closing
         phone = next((m for line in tail if "电话" in line and (m := PHONE_RE.search(line))), None)
-    return (person.group() if person else None), (phone.group().strip() if phone else None)
+    return person, (phone.group().strip() if phone else None)
+
+
+_PERSON_IN_RE = re.compile(r"联系人[：:]\s*([^）)，,；;]+)")
+_OFFICE_END = ("处", "科", "室", "部", "办", "局", "委", "中心", "站", "所", "队", "院", "会", "组", "股")
+
+
+def _person_name(raw: str) -> str | None:
+    """The person of a 联系人 value: 胡立强 of "银行保险处　胡立强", 李贤 of "李贤，联系电话…"."""
+    for token in re.split(r"[\s，,、（）()：:]+", raw):
+        name = re.match(r"[\u4e00-\u9fff·]{2,4}", token)
+        if name and len(name.group()) == len(token) and not token.endswith(_OFFICE_END):
+            return name.group()
+    first = re.match(r"[\u4e00-\u9fff·]{2,4}", raw)
+    return first.group() if first else None
 
 
 def parse_metadata(text: str) -> LetterMeta:

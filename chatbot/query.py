@@ -37,7 +37,7 @@ META = "meta"  # a field of the letter itself (文号, 代表, 联系人, 抄送
 UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_words.txt, longest first
 # Which part or period a figure is of (二期 vs 一期, 上半年 vs 全年): as telling as a noun.
 PART_RE = re.compile(
-    r"[一二三四五六七八九十\d]+期|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
+    r"[一二三四五六七八九十\d]+期(?![间限末初])|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
     r"|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假"
 )
 MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
@@ -134,7 +134,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|答复的?是谁|答复谁|给谁的答复|答复哪位|回复谁|回复的是谁"
         ),
     ),
-    ("session", re.compile(r"哪次会议|什么会议|哪个会议|哪届会议|哪一次会议")),
+    ("session", re.compile(r"哪一?次会|什么会议|(?:什么|哪个)会上|哪个会议|哪届会议|哪一届")),
     ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
     ("unit", re.compile(
         r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复"

@@ -23,6 +23,9 @@ from chatbot.schema import LetterMeta
         ("联系人：张三 电话：0577-88888888", {"contact_person": "张三", "contact_phone": "0577-88888888"}),
         ("联系人：李贤，联系电话：88962022。", {"contact_person": "李贤", "contact_phone": "88962022"}),
         ("抄送：市府办、市人大，市政协；某局。", {"cc": ("市府办", "市人大", "市政协", "某局")}),
+        ("正文。\n联系人：银行保险处　胡立强\n联系电话：0571-1234567", {"contact_person": "胡立强"}),
+        ("正文。\n联系电话：0539-8216620（联系人：马晓东）", {"contact_person": "马晓东"}),
+        ("王芳代表：\n您提出的《关于解决停车难问题的建议》（第15号）收悉。", {"proposal_number": "15"}),
     ],
 )
 def test_parse_metadata_variants(text: str, expected: dict[str, object]) -> None:

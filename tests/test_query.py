@@ -56,6 +56,7 @@ from chatbot.query import (
         ("建议是哪两位代表提的？", META, None, "deputy"),
         ("哪家单位提的这个提案", META, None, "deputy"),  # a 党派 or 团体 proposes too
         ("签发人是谁", META, None, "签发人"),
+        ("林志坚委员是在哪次会上提的这件提案", META, None, "session"),
         ("春节期间增开了多少趟列车", COUNT, "趟", None),
     ],
 )
