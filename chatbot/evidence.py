@@ -31,7 +31,6 @@ from .query import (
     PUNCT_RE,
     UNITS,
     WHAT,
-    YEAR_RE,
     Question,
     Term,
     compact,
@@ -94,6 +93,8 @@ TOTAL_ROW_RE = re.compile(r"(?:全省|全市|全县|全区|全国)?(?:合计|总
 TOTAL_ASKED_RE = re.compile(r"一共|总共|合计|总计|共计|总数|全部|全省|全市|全县|全区|全国|整体|总体")
 ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,8})+")
 COUNTED_AFTER_RE = re.compile(r"等?[\u4e00-\u9fff]{0,4}")  # 舌诊仪、脉诊仪|等设备|3200余台: the list's own count
+NOT_MEASURE = {"部": ("门",), "家": ("庭", "长", "属"), "名": ("单", "额", "称"), "个": ("人",), "处": ("室",)}
+STATED_YEAR_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?=\s*(?:年|[—\-至～~]\s*(?:19|20)\d{2}))")  # not 1900余人次
 COMPARED_RE = re.compile(
     r"比(?:上年|去年|上一年|前一年)|同比|较(?:上年|去年)|(?:增长|增加|下降|减少|提高|降低)了?(?:多少|几)")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
@@ -309,7 +310,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         in_heading = [max(h, term_found(t, names)) for t, h in zip(terms, in_heading, strict=True)]
         value, v_start, v_end, closeness = _cell_value(question, cells, header)
     else:
-        value, v_start, v_end, closeness = find_value(question, text, start, end)
+        value, v_start, v_end, closeness = find_value(question, text, start, end, year)
     body += _attribute_words(question, text[start:end])
     found = [term_found(t, body) for t in terms]
     cov = _weighted(terms, found, in_heading)
@@ -340,6 +341,10 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         unbound = _lacking(terms, bound_found, in_heading)
         # A place the window names apart from the figure: "新建…10家，重点在白沙镇、石湾镇" gives no 白沙镇 figure
         missing += tuple(t for t in unbound if PLACE_RE.fullmatch(t) and t not in missing)
+        # 茶溪乡 asked, "…6842名，主要集中在白沙镇、龙塘乡、茶溪乡": a place listed with others apart from the figure
+        listed = {w for m in ENUMERATION_RE.finditer(text, start, end) for w in m.group(0).split("、")}
+        places = place_words(question.text) | {t for t in unbound if re.search(f"{t}[乡镇村县区市省]", question.text)}
+        missing += tuple(t for t in unbound if t in places and t not in missing and any(t in w for w in listed))
         # 舌诊仪 asked, "配备舌诊仪、脉诊仪等设备3200余台": the figure counts the list, not the one item
         missing += tuple(t for t in _one_of_many(question, text, bound_start, v_start) if t not in missing)
         uncounted = any(t.text == question.counted and not f and not h
@@ -389,8 +394,8 @@ def _one_of_many(question: Question, text: str, begin: int, v_start: int) -> tup
 
 def _names_place(question: Question, window: str) -> bool:
     """Whether a window names a place other than those the question names (在平潭、霞浦建成…)."""
-    if PLACE_RE.search(window):
-        return True
+    if any(not window.startswith(tuple("村镇乡级域城区县市里"), m.end()) for m in PLACE_RE.finditer(window)):
+        return True  # 白沙镇 is a place; 用于乡村, 乡镇卫生院 are not
     asked = {v for t in (*question.terms, *question.context_terms) for v in t.variants}
     return any(not any(word in v for v in asked) for word in place_words(window))
 
@@ -485,9 +490,11 @@ def _attribute_words(question: Question, window: str) -> str:
     return "".join(t.text for t in asked if units & table[t.text])
 
 
-def find_value(question: Question, text: str, start: int, end: int) -> tuple[str | None, int, int, float]:
+def find_value(question: Question, text: str, start: int, end: int,
+               year: int | None = None) -> tuple[str | None, int, int, float]:
     """The number (COUNT) or date (DATE) in text[start:end] nearest to the question's terms,
-    with its span and how closely it is bound to them."""
+    with its span and how closely it is bound to them. `year`: the letter's, that 今年 / 去年 count from."""
+    asked_year = None if year is None or question.relative_year is None else str(year + question.relative_year)
     if question.kind not in (COUNT, DATE):
         return None, -1, -1, 0.0
     best: tuple[float, str, int, int] | None = None
@@ -495,8 +502,10 @@ def find_value(question: Question, text: str, start: int, end: int) -> tuple[str
     for m in pattern.finditer(text, start, end):
         if question.kind == COUNT and not _is_answer_value(m, question):
             continue
-        if question.years and not _dated(question, text, start, m.start()):
+        if question.years and not _dated(question.years, text, start, m.start()):
             continue
+        if asked_year and not _dated((asked_year,), text, start, m.start()):
+            continue  # 今年 asked of a 2022 letter: "2021年帮助1.3万户" is last year's
         closeness = _closeness(question, text, start, m.start(), m.end())
         if best is None or closeness > best[0]:
             lead = len(m.group(0)) - len(m.group(0).lstrip())
@@ -504,11 +513,11 @@ def find_value(question: Question, text: str, start: int, end: int) -> tuple[str
     return (best[1], best[2], best[3], best[0]) if best else (None, -1, -1, 0.0)
 
 
-def _dated(question: Question, text: str, window_start: int, v_start: int) -> bool:
+def _dated(asked: tuple[str, ...], text: str, window_start: int, v_start: int) -> bool:
     """Whether the year nearest before a figure is one the question asks about (or there is none):
     "2025年…59.80亿元，2022年…7011万元" — each figure belongs to its own year."""
-    years = YEAR_RE.findall(text, window_start, v_start)
-    return not years or years[-1] in question.years
+    years = STATED_YEAR_RE.findall(text, window_start, v_start)
+    return not years or years[-1] in asked
 
 
 def _is_answer_value(m: re.Match[str], question: Question) -> bool:
@@ -519,6 +528,8 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
         return False  # 一批, 一户一策: a word, not a figure
     elif not re.search(r"\d", num) and not unit:
         return False  # a bare 一 or 三 is a word, not a figure
+    if unit and m.string.startswith(NOT_MEASURE.get(unit, ()), m.end()):
+        return False  # 10部门, 300家庭: a word, not a measure
     if unit in {"年", "月"} and question.unit not in {"年", "月"}:
         return False  # 2024年 is a date, not the answer to 几家
     if m.group("pre") == "第" and "第" in question.text:

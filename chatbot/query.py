@@ -38,7 +38,7 @@ UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_
 # Which part or period a figure is of (二期 vs 一期, 上半年 vs 全年): as telling as a noun.
 PART_RE = re.compile(
     r"[一二三四五六七八九十\d]+期(?![间限末初])|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
-    r"|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假"
+    r"|第[一二三四五六七八九十\d]+次|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假|夜间|晚上|夜里|白天|周末"
 )
 MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
@@ -111,6 +111,8 @@ FOLLOW_UP_DEPTH = 4  # a follow-up of a follow-up … leans on at most this many
 FOLLOW_UP_RE = re.compile(
     r"^(?:那|那么|还有|另外|此外|其中|这个|这项|这些|那个|那些|该|此|它)|呢[？?。]*$|(?:那份|这份|那封|这封|的)[。.!！]?$"
 )
+# (明年 is left out: deputies say it of a plan loosely, "明年担保费率" for the letter's own 2024年计划.)
+RELATIVE_YEAR_RES = ((0, re.compile(r"今年|本年度?")), (-1, re.compile(r"去年|上一?年")), (-2, re.compile(r"前年")))
 # 乡村的有多少, 其中农村的呢: the part of what was just asked about.
 PART_OF_RE = re.compile(r"[\u4e00-\u9fff]{1,6}的(?:有|是|占)?(?:多少|几)")
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
@@ -186,6 +188,7 @@ class Question:
     terms: tuple[Term, ...] = ()
     context_terms: tuple[Term, ...] = ()  # from the previous question of a follow-up: optional evidence
     years: tuple[str, ...] = ()
+    relative_year: int | None = None  # 今年 0, 去年 -1: a year counted from the letter's own
     qualifiers: tuple[str, ...] = ()
     tense: str | None = None  # PLAN, DONE, or None when the question does not say
     is_follow_up: bool = False
@@ -586,6 +589,7 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         terms=terms,
         context_terms=context_terms,
         years=years,
+        relative_year=None if years else next((o for o, rx in RELATIVE_YEAR_RES if rx.search(asked)), None),
         qualifiers=qualifiers,
         tense=tense,
         is_follow_up=follow_up,

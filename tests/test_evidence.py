@@ -230,3 +230,23 @@ def test_a_fee_is_answered_by_money_and_a_rate_by_its_period() -> None:
     care = "为412名居家重度残疾人提供上门照护，每人每年补助1800元。"
     assert best_window(analyse("上门照护每人每年补助多少钱？"), care).value == "1800元"
     assert best_window(analyse("上门照护一个月补助多少钱？"), care).value is None
+
+
+def test_a_place_listed_with_others_apart_from_the_figure_gets_no_figure() -> None:
+    text = "全县共有农村留守儿童6842名，主要集中在白沙镇、龙塘乡、茶溪乡3个乡镇。"
+    assert "茶溪" in best_window(analyse("茶溪乡有多少留守儿童"), text).missing
+    assert best_window(analyse("全县有多少留守儿童"), text).value == "6842名"
+
+
+def test_visits_are_not_people_and_a_word_is_not_a_measure() -> None:
+    assert best_window(analyse("服务了多少人次留守儿童"), "计划结对留守儿童300名。").value is None
+    text = "我局会同国家卫生健康委等10部门印发行动计划，推动社区卫生服务站设置中医阁。"
+    assert best_window(analyse("中医阁建了多少个"), text).value is None
+
+
+def test_this_year_is_the_letters_year() -> None:
+    text = "在全省设立首贷服务中心92个，2021年帮助1.3万户企业获得首笔贷款。"
+    assert best_window(analyse("首贷服务中心今年帮了多少户企业"), text, year=2022).value is None
+    assert best_window(analyse("首贷服务中心今年帮了多少户企业"), text, year=2021).value == "1.3万户"
+    fire = "今年清明期间，劝返携带火种人员1900余人次，查处违规野外用火案件14起。"  # 1900 is no year
+    assert best_window(analyse("今年清明查处了几起违规野外用火？"), fire, year=2024).value == "14起"
