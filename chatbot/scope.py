@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .identity import cn_number, compact
 from .names import DOC, DOCNO, PERSON, PLACE, PROPOSAL, STRONG_KINDS, UNIT, letter_keys
-from .query import META, Question, analyse
+from .query import META, Question, analyse, is_field_word
 from .schema import LetterInfo
 from .store import IndexSnapshot
 
@@ -259,12 +259,19 @@ def _step(state: _Conversation, question: Question, directory: LetterDirectory) 
         if current.doc_ids and (letters >= set(current.doc_ids) or (current.explicit and only_places)):
             return current
         ordered = directory.in_order(letters)
-        if question.kind == META:
+        if question.kind == META and (len(ordered) == 1 or not _says_more(question, refs)):
             return Scope(ordered) if len(ordered) == 1 else Scope(ambiguous=ordered, reference=refs[0].key)
-        return Scope(soft=ordered)
+        return Scope(soft=ordered)  # 清河HPV那个提案是谁提的: the topic says which of 清河's letters
     if current.explicit or (current.doc_ids and question.is_follow_up):
         return current
     return Scope()
+
+
+def _says_more(question: Question, refs: Sequence[Reference]) -> bool:
+    """Whether a question about a letter names more than the letter's place or unit and the field: a topic
+    (HPV, 特色村寨) that tells which of the place's letters is meant."""
+    named = "|".join(r.key for r in refs)
+    return any(t.strong and t.text not in named and not is_field_word(t.text, question.text) for t in question.terms)
 
 
 def _named(strong: list[Reference], soft: list[Reference], question: Question,
