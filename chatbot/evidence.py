@@ -420,10 +420,19 @@ def _lacking(terms: tuple[Term, ...], found: list[float], in_heading: list[float
 
 
 def miscut(term: str, asked: str, body: str) -> bool:
-    """Whether a two-character term is jieba's miscut of the question, its first character ending a word the
-    passage says (公积金中心想让 → 心想; 中心 is the word) or its last character starting one (巾帼贷放了 → 贷放)."""
+    """Whether a term is jieba's miscut of the question: the passage says a stretch of the question across the
+    term's edge, or (a two-character term) its first character ends a word the passage says (公积金中心想让 →
+    心想; 中心 is the word) or its last character starts one (巾帼贷放了 → 贷放)."""
     at = asked.find(term)
-    if len(term) != 2 or at < 0:
+    if at < 0:
+        return False
+    # 买防/贫保花 of "买防贫保花多少钱": a stretch of the question across the term's edge that the passage says
+    # (防贫保, ≥ 3 characters, 2 of them the term's) shows the cut was jieba's, not a word missing.
+    for size in range(3, 7):
+        for start in range(max(0, at + 2 - size), min(at + len(term) - 2, len(asked) - size) + 1):
+            if not (start >= at and start + size <= at + len(term)) and asked[start : start + size] in body:
+                return True
+    if len(term) != 2:
         return False
     before, after = asked[at - 1 : at + 1] if at else "", asked[at + 1 : at + 3]
     return any(len(pair) == 2 and pair in body and is_word(pair) for pair in (before, after))
@@ -524,6 +533,8 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     unit, num = m.group("unit") or m.group("mag"), m.group("num")  # 500亿: the magnitude is the unit
     if "分之" in num:
         unit = "%"
+        if question.unit == "人":
+            return True  # 多少居民同意: 三分之二以上
     elif num == "一" and (unit != question.unit or m.string.startswith("一", m.end())):
         return False  # 一批, 一户一策: a word, not a figure
     elif not re.search(r"\d", num) and not unit:
@@ -539,9 +550,11 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     asked, said = _period(question.text), _period(_clause_before(m))
     if asked and said and asked != said:
         return False  # 一个月收多少钱 is not answered by 每人每年补助1800元
-    wanted = frozenset().union(*(units_answering(t.text) for t in question.terms))
+    attributes = [t.text for t in question.terms if units_answering(t.text)]
+    wanted = frozenset().union(*(units_answering(a) for a in attributes))
     if wanted and not question.unit:  # 比例是多少 is answered by a percentage, not by 80项
-        return unit in wanted or (unit in PERCENT and bool(CHANGE_RE.search(question.text)))
+        share = unit in PERCENT and any(re.match(f"的?{a}", m.string[m.end() : m.end() + 6]) for a in attributes)
+        return unit in wanted or share or (unit in PERCENT and bool(CHANGE_RE.search(question.text)))  # 60%的补贴
     if question.unit == "倍" and re.search(r"[:：]", num):
         return True  # 按1:10放大 answers 放大多少倍
     if question.unit:

@@ -78,7 +78,8 @@ ORG_RE = re.compile(
 )
 # 几个 asking for people (几个特邀调解员, 多少个留守娃): letters count them by 名 / 人 / 位.
 PEOPLE_COUNTED_RE = re.compile(
-    r"[\u4e00-\u9fff]{0,5}?(?:人员|人|员|娃|孩子|儿童|学生|老师|教师|医生|志愿者|骑手|农民|村民|居民)(?![\u4e00-\u9fff])")
+    r"[\u4e00-\u9fff]{0,5}?(?:人员|员|娃|孩子|儿童|学生|老师|教师|医生|志愿者|骑手|农民|村民|居民|女孩|男孩|妇女|老人"
+    r"|官|警|干部|职工|护士|专家|律师|患者|病人)")
 PLACE_RE = re.compile(
     r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村|科创园|产业园|工业园|物流园|科技园|创业园)"
     r"|[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6})+等?\d*个?(?:省|市|县|区|镇|乡|村|地)"  # 济南、青岛、潍坊3市
@@ -441,6 +442,19 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
     return _kind_of(asking[0] if len(asking) > 1 else text)
 
 
+def _counts_people(text: str, at: int) -> bool:
+    """Whether the noun counted at `at` (after 多少 / 几个) is people: 调解员, 女孩 — not 人员密集场所, 学生宿舍."""
+    m = PEOPLE_COUNTED_RE.match(text, at)
+    if m is None:
+        return False
+    words = _posseg().lcut(text[at : at + 14])
+    ends = {sum(len(w.word) for w in words[: i + 1]): i for i in range(len(words))}
+    if m.end() - at not in ends:
+        return False  # 人才驿站: 人 is no word of its own there
+    after = ends[m.end() - at] + 1
+    return after >= len(words) or words[after].flag[:1] != "n"
+
+
 def _kind_of(text: str) -> tuple[str, str | None, str | None]:
     if (labelled := labelled_field(text)) is not None:
         return META, None, labelled
@@ -456,9 +470,11 @@ def _kind_of(text: str) -> tuple[str, str | None, str | None]:
         return LIST, None, None
     if count and count.group("unit") and not _starts_word(text, count.start("unit")):
         unit = count.group("unit")
-        if unit == "个" and PEOPLE_COUNTED_RE.match(text, count.end()):
+        if unit == "个" and _counts_people(text, count.end()):
             return COUNT, "人", None  # 几个调解员 is answered by 36名
         return COUNT, unit, None
+    if count and not count.group("unit") and _counts_people(text, count.end()):
+        return COUNT, "人", None  # 多少女孩打了第一针: a number of people, not 14周岁
     for pattern, unit in ASK_UNIT_RES:
         if pattern.search(text):
             return COUNT, unit, None

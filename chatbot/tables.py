@@ -56,6 +56,9 @@ def header_cells(text: str, row_start: int, width: int) -> list[str]:
     return []
 
 
+_CELL_UNIT_RE = re.compile(r"\d(?:\.\d+)?\s*(?P<unit>[万亿千百]?[\u4e00-\u9fff]{1,2}|%)")
+
+
 def column_value(terms: Sequence[Term], unit: str | None, cells: Sequence[Cell],
                  header: Sequence[str], counted: str | None = None) -> tuple[str, Cell, float] | None:
     """The cell of the column whose header speaks of the question (its terms, its measure word), with the
@@ -74,7 +77,9 @@ def column_value(terms: Sequence[Term], unit: str | None, cells: Sequence[Cell],
         wanted = next((t.variants for t in terms if t.text == counted), (counted,)) if counted else ()
         if wanted and not any(v in found for v in wanted):
             continue  # …nor by the 公共充电桩（个） column
-        if unit and header_unit and header_unit["unit"] in unit_group(unit):
+        own = _CELL_UNIT_RE.search(cells[j].text)  # 860套, 每月450元/间: the cell says its own unit
+        if unit and ((header_unit and header_unit["unit"] in unit_group(unit))
+                     or (own and own["unit"].lstrip("万亿千百") in unit_group(unit))):
             score += 0.5
         if score > 0 and (best is None or score > best[0]):
             best = (score, j)

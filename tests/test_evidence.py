@@ -250,3 +250,22 @@ def test_this_year_is_the_letters_year() -> None:
     assert best_window(analyse("首贷服务中心今年帮了多少户企业"), text, year=2021).value == "1.3万户"
     fire = "今年清明期间，劝返携带火种人员1900余人次，查处违规野外用火案件14起。"  # 1900 is no year
     assert best_window(analyse("今年清明查处了几起违规野外用火？"), fire, year=2024).value == "14起"
+
+
+def test_a_cell_that_says_its_own_unit_answers() -> None:
+    table = ("项目名称｜建设主体｜房源数量｜租金标准｜状态\n"
+             "江湾人才公寓｜区城投集团｜860套｜每月18元/平方米｜已交付\n"
+             "高新区员工宿舍｜松岭高新区管委会｜1200间｜每月450元/间｜已交付")
+    assert best_window(analyse("江湾人才公寓有多少套？"), table).value == "860套"
+    assert best_window(analyse("高新区员工宿舍一间多少钱一个月？"), table).value == "每月450元/间"
+
+
+def test_a_word_jieba_cut_across_is_not_missing() -> None:
+    text = '县财政每年安排资金180万元，为全县农村户籍人口统一购买"防贫保"商业保险。'
+    window = best_window(analyse("县财政每年买防贫保花多少钱？"), text)
+    assert (window.value, window.missing) == ("180万元", ())
+
+
+def test_people_asked_without_a_measure_word_are_counted_in_people() -> None:
+    text = "全市已有28432名女孩完成首剂接种，首剂接种率为87.6%，覆盖13至14周岁在校女孩。"
+    assert best_window(analyse("有多少女孩打了第一针？"), text).value == "28432名"
