@@ -91,10 +91,12 @@ PERIODS = (("月", re.compile(r"每月|每个月|一个月|月均|按月")), ("�
 # A table's total row (合计｜44｜129.1) answers a question about the whole (一共安排了多少个).
 TOTAL_ROW_RE = re.compile(r"(?:全省|全市|全县|全区|全国)?(?:合计|总计|共计|小计|总数|总体)|全省|全市|全县|全区|全国")
 TOTAL_ASKED_RE = re.compile(r"一共|总共|合计|总计|共计|总数|全部|全省|全市|全县|全区|全国|整体|总体")
-ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,8})+")
+ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,12})+")
 COUNTED_AFTER_RE = re.compile(r"等?[\u4e00-\u9fff]{0,4}")  # 舌诊仪、脉诊仪|等设备|3200余台: the list's own count
 NOT_MEASURE = {"部": ("门",), "家": ("庭", "长", "属"), "名": ("单", "额", "称"), "个": ("人",), "处": ("室",)}
 STATED_YEAR_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?=\s*(?:年|[—\-至～~]\s*(?:19|20)\d{2}))")  # not 1900余人次
+RANK_ASKED_RE = re.compile(r"第几|排名|排第|位次|名次|排在")
+NEW_ASKED_RE = re.compile(r"新增|新建|新认定|新设|新开|新招|新发展|新培育|新购|新买|新装|新注册|新吸纳")
 COMPARED_RE = re.compile(
     r"比(?:上年|去年|上一年|前一年)|同比|较(?:上年|去年)|(?:增长|增加|下降|减少|提高|降低)了?(?:多少|几)")
 RESULT_WORDS = ("为", "到", "至", "达", "突破", "超")
@@ -345,14 +347,17 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         listed = {w for m in ENUMERATION_RE.finditer(text, start, end) for w in m.group(0).split("、")}
         places = place_words(question.text) | {t for t in unbound if re.search(f"{t}[乡镇村县区市省]", question.text)}
         missing += tuple(t for t in unbound if t in places and t not in missing and any(t in w for w in listed))
+        bare = ENUMERATION_RE.sub("", compact(text[start:end]))  # 东陵 of "东陵省…位于东陵机场、…": not only an item
         # 舌诊仪 asked, "配备舌诊仪、脉诊仪等设备3200余台": the figure counts the list, not the one item
-        missing += tuple(t for t in _one_of_many(question, text, bound_start, v_start) if t not in missing)
+        missing += tuple(t for t in _one_of_many(question, text, bound_start, v_start)
+                         if t not in missing and not term_found(next(x for x in terms if x.text == t), bare))
         uncounted = any(t.text == question.counted and not f and not h
                         for t, f, h in zip(terms, bound_found, in_heading, strict=True))
         ranked = (cov + _weighted(terms, bound_found, in_heading)) / 2 - UNBOUND_PENALTY * len(unbound)
         # 二期 / 下半年 asked: a figure of another part or period does not answer ("上半年…540人次，下半年将…")
         qualifiers_ok = qualifiers_ok and (question.kind != COUNT or all(
-            q in bound_text or q in head for q in question.qualifiers if PART_RE.fullmatch(q)))
+            qualifier_found(q, question.text, bound_text) or q in head for q in question.qualifiers
+            if PART_RE.fullmatch(q)))
     score = (
         ranked
         - MISSING_PENALTY * len(missing)
@@ -375,15 +380,16 @@ def _one_of_many(question: Question, text: str, begin: int, v_start: int) -> tup
     if TOTAL_ASKED_RE.search(question.text) or "等" in question.text:
         return ()
     named: list[str] = []
+    summed = bool(re.search(r"(?:共|合计|总计|共计)[\u4e00-\u9fff]{0,6}$", text[max(begin, v_start - 8) : v_start]))
     for m in ENUMERATION_RE.finditer(text, begin, v_start):
         after_figure = re.match(r"[\d.％%]", text[m.start() - 1 : m.start()])
-        if after_figure or not COUNTED_AFTER_RE.fullmatch(text, m.end(), v_start):
-            continue  # not what the figure counts, or a list of figures (护栏3.8公里、错车道16处)
-        items = m.group(0).split("、")
+        if after_figure or not (summed or COUNTED_AFTER_RE.fullmatch(text, m.end(), v_start)):
+            continue  # not what the figure counts (a list of figures: 护栏3.8公里、错车道16处); "…共验放" sums
+        items = re.split(r"、|和|及|与", m.group(0))
         closed = text.startswith("等", m.end())  # 舌诊仪、脉诊仪等设备: the noun counted stands after the list
         for term in question.terms:
             hits = [i for i, item in enumerate(items) if any(v in item for v in term.variants)]
-            if not term.strong or len(hits) != 1 or (hits[0] == len(items) - 1 and not closed):
+            if not term.strong or len(hits) != 1 or (hits[0] == len(items) - 1 and not (closed or summed)):
                 continue  # the last item holds the shared noun (新建、改造学生宿舍12.4万平方米)
             others = "|".join(item for i, item in enumerate(items) if i != hits[0])
             if not any(any(v in others for v in t.variants) for t in (*question.terms, *question.context_terms)
@@ -407,7 +413,7 @@ def qualifier_found(qualifier: str, asked: str, body: str) -> bool:
     if qualifier.startswith("每"):
         measure = qualifier[1:]
         after = asked[asked.find(qualifier) + len(qualifier) :][:2]  # 每个学生 → 学生: 每生
-        forms = {"每" + m for m in unit_group(measure)} | {measure + "均"} | {"每" + c for c in after}
+        forms = {"每" + m for m in unit_group(measure)} | {measure + "均", "/" + measure} | {"每" + c for c in after}
         return any(form in body for form in forms)
     if qualifier in ("平均", "人均", "户均", "亩均"):
         return "均" in body
@@ -452,6 +458,10 @@ def _statement(text: str, start: int, end: int, v_start: int, v_end: int) -> tup
     for m in FIGURE_RE.finditer(text, start, v_start):
         if not YEAR_ONLY_RE.fullmatch(m.group(0)):
             begin = m.end()
+    for m in re.finditer("其中", text[begin:v_start]):  # "南岭、西川两市，其中南岭市…21.3万亩": 南岭's alone
+        if PLACE_RE.match(text, begin + m.end(), v_start):
+            begin += m.start()
+            break
     brk = CLAUSE_BREAK_RE.search(text, v_end, end)
     return begin, brk.start() if brk else end
 
@@ -462,6 +472,8 @@ def _own_fact(text: str, begin: int, v_start: int) -> bool:
         return True
     while begin < v_start and text[begin] in "，；,; ":
         begin += 1
+    if text.startswith("其中", begin):
+        begin += 2
     return bool(PLACE_RE.match(text, begin, v_start))
 
 
@@ -543,13 +555,24 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
         return False  # 10部门, 300家庭: a word, not a measure
     if unit in {"年", "月"} and question.unit not in {"年", "月"}:
         return False  # 2024年 is a date, not the answer to 几家
-    if m.group("pre") == "第" and "第" in question.text:
-        return True  # 排全省第几 asks a rank, whatever the ranked attribute (完成率) is measured in
+    if m.group("pre") == "第":  # 排全省第几 asks a rank, whatever the ranked attribute (完成率) is measured in;
+        return bool(RANK_ASKED_RE.search(question.text))  # 第二批 of the question is no answer
+    if re.match(r"\s*(?:次|届)?\s*(?:会议|全会|常委会)", m.string[m.end() : m.end() + 6]) or m.string.endswith(
+            "届", 0, m.start()):
+        return False  # 十届三次会议: the session, not a count
+    if unit == "届" and question.unit != "届":
+        return False
     if not question.unit and COMPARED_RE.search(question.text):  # 比上年增长了多少: the change, not a share (占…36%)
         return bool(CHANGE_RE.search(m.string, max(0, m.start() - 6), m.start()))
-    asked, said = _period(question.text), _period(_clause_before(m))
+    clause = _clause_before(m)
+    asked, said = _period(question.text), _period(clause)
     if asked and said and asked != said:
         return False  # 一个月收多少钱 is not answered by 每人每年补助1800元
+    if TOTAL_ASKED_RE.search(question.text) and re.search(r"每(?!年|月|日|天)[\u4e00-\u9fff]", clause):
+        return False  # 总共准备多少钱 is not answered by 每剂补助200元
+    cumulative = re.search(r"累计|总计|现有|共有", clause) and not NEW_ASKED_RE.search(clause)
+    if NEW_ASKED_RE.search(question.text) and cumulative:
+        return False  # 新认定了多少个 is not answered by 累计认定2508个
     attributes = [t.text for t in question.terms if units_answering(t.text)]
     wanted = frozenset().union(*(units_answering(a) for a in attributes))
     if wanted and not question.unit:  # 比例是多少 is answered by a percentage, not by 80项

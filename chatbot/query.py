@@ -38,7 +38,7 @@ UNITS = "|".join(re.escape(w) for w in measure_words())  # chatbot/data/measure_
 # Which part or period a figure is of (二期 vs 一期, 上半年 vs 全年): as telling as a noun.
 PART_RE = re.compile(
     r"[一二三四五六七八九十\d]+期(?![间限末初])|第[一二三四五六七八九十\d]+批|[上下]半年|全年|[一二三四]季度|前三季度"
-    r"|第[一二三四五六七八九十\d]+次|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假|夜间|晚上|夜里|白天|周末"
+    r"|第[一二三四五六七八九十\d]+次|国家级|省级|市级|县级|区级|春节|国庆|五一|元旦|端午|中秋|清明|汛期|暑期|暑假|寒假|夜间|晚上|夜里|白天|周末"
 )
 MODALS = frozenset("能可会要都就还也才再是从在把给对被")  # jieba glues these to the word beside them: 能贷, 券能
 COMMON_WORD_FREQ = 1000  # jieba's count above which a two-character word is everyday language
@@ -79,7 +79,7 @@ ORG_RE = re.compile(
 # 几个 asking for people (几个特邀调解员, 多少个留守娃): letters count them by 名 / 人 / 位.
 PEOPLE_COUNTED_RE = re.compile(
     r"[\u4e00-\u9fff]{0,5}?(?:人员|员|娃|孩子|儿童|学生|老师|教师|医生|志愿者|骑手|农民|村民|居民|女孩|男孩|妇女|老人"
-    r"|官|警|干部|职工|护士|专家|律师|患者|病人)")
+    r"|官|警|干部|职工|护士|专家|律师|患者|病人|家长)")
 PLACE_RE = re.compile(
     r"[\u4e00-\u9fff]{2,8}(?:区|县|市|镇|乡|街道|园区|开发区|新区|小镇|基地|村|科创园|产业园|工业园|物流园|科技园|创业园)"
     r"|[\u4e00-\u9fff]{2,6}(?:、[\u4e00-\u9fff]{2,6})+等?\d*个?(?:省|市|县|区|镇|乡|村|地)"  # 济南、青岛、潍坊3市
@@ -94,6 +94,9 @@ ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|�
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 # Words that narrow what a figure is of: a total does not answer 每所学校 / 最高 / 平均.
 QUALIFIER_RE = re.compile(rf"每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个")
+PER_ONE_RE = re.compile(
+    rf"(?<![\d一二三四五六七八九十])一(?!年|个月|月|天|日|周|小时)({UNITS})"
+    rf"(?=[^，,。？?]{{0,10}}?(?:多少钱|多少元|什么价|价格|单价))")
 # The time of what is asked: a plan (打算新增多少) or a result (新增了多少). Letters answer both, in
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.
 PLAN, DONE = "plan", "done"
@@ -588,7 +591,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
             kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
-    qualifiers = tuple(dict.fromkeys([*QUALIFIER_RE.findall(asked), *PART_RE.findall(asked)]))
+    per_one = [f"每{m.group(1)}" for m in PER_ONE_RE.finditer(asked)]  # 一台多少钱: the price of each
+    qualifiers = tuple(dict.fromkeys([*QUALIFIER_RE.findall(asked), *PART_RE.findall(asked), *per_one]))
     if kind == DATE:
         terms = _with_event(asked, terms)
     if kind == COUNT:
@@ -621,7 +625,13 @@ def counted_noun(asked: str, terms: Sequence[Term]) -> str | None:
         if m.group("unit") in unit_group("人"):
             continue  # 多少人饮水: the people are counted, 饮水 is what they do
         rest = asked[m.end() : m.end() + 8]
+        rest = re.sub(f"^(?:{PART_RE.pattern})", "", rest)  # 几个省级特色村寨: the 村寨 are counted
         for term in terms:
             if term.strong and rest.startswith(term.text) and not units_answering(term.text):
                 return term.text  # not an attribute (多少比例的行政村 counts nothing)
+        if m.group("unit") == "个" and not re.match(r"[\u4e00-\u9fff]", rest):  # 民警有多少个？: counted before
+            before = re.sub(r"(?:一共|总共|共|现在|目前|有|是)+$", "", asked[: m.start()])
+            for term in terms:
+                if term.strong and before.endswith(term.text) and not units_answering(term.text):
+                    return term.text
     return None

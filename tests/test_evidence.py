@@ -269,3 +269,26 @@ def test_a_word_jieba_cut_across_is_not_missing() -> None:
 def test_people_asked_without_a_measure_word_are_counted_in_people() -> None:
     text = "全市已有28432名女孩完成首剂接种，首剂接种率为87.6%，覆盖13至14周岁在校女孩。"
     assert best_window(analyse("有多少女孩打了第一针？"), text).value == "28432名"
+
+
+def test_near_misses_of_what_a_figure_counts() -> None:
+    assert best_window(analyse("第二批清单有多少个产品？"),
+                       "第二批清单产品保护工作正在推进，目前已有244个我国地理标志在欧盟获得保护。").value == "244个"
+    assert best_window(analyse("一共开过多少次会？"), "关于市政协十届三次会议第0203号提案的答复").value is None
+    pilot = "2025年对15至16周岁女孩开展自愿接种补助试点，每剂补助200元。"
+    assert best_window(analyse("补助试点总共准备多少钱？"), pilot).value is None
+    total = "截至2023年底，累计认定地理标志产品2508个。"
+    assert best_window(analyse("2023年新认定了多少个地理标志产品？"), total).value is None
+    assert best_window(analyse("累计认定了多少个地理标志产品？"), total).value == "2508个"
+    budget = "2023年市级财政安排资金520万元，社会爱心企业捐赠AED 136台。"
+    assert not best_window(analyse("一台AED多少钱？"), budget).qualifiers_ok
+
+
+def test_a_figure_of_one_place_or_of_a_list_summed() -> None:
+    area = "烟叶种植主要分布在南岭、西川两市，其中南岭市种植面积21.3万亩。"
+    assert best_window(analyse("西川市烟叶种植面积多少？"), area).value is None or \
+        "西川" in best_window(analyse("西川市烟叶种植面积多少？"), area).missing
+    assert best_window(analyse("南岭市烟叶种植面积多少？"), area).value == "21.3万亩"
+    ports = "现有指定监管场地3个，分别位于东陵机场、凤溪港南港区和平川铁路口岸，2023年共验放进口水果12.6万吨。"
+    assert best_window(analyse("平川铁路口岸2023年验放了多少吨水果？"), ports).missing != ()
+    assert best_window(analyse("东陵2023年验放了多少吨进口水果？"), ports).value == "12.6万吨"
