@@ -95,6 +95,8 @@ ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,12})+
 COUNTED_AFTER_RE = re.compile(r"等?[\u4e00-\u9fff]{0,4}")  # 舌诊仪、脉诊仪|等设备|3200余台: the list's own count
 NOT_MEASURE = {"部": ("门",), "家": ("庭", "长", "属"), "名": ("单", "额", "称"), "个": ("人",), "处": ("室",)}
 STATED_YEAR_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?=\s*(?:年|[—\-至～~]\s*(?:19|20)\d{2}))")  # not 1900余人次
+WHY_RE = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么不|咋不|原因")
+CAUSE_RE = re.compile(r"因为|由于|因|受.{1,12}(?:限制|影响)|尚未|尚不|不具备|难以|暂不|无法|不足|制约|原因")
 RANK_ASKED_RE = re.compile(r"第几|排名|排第|位次|名次|排在")
 NEW_ASKED_RE = re.compile(r"新增|新建|新认定|新设|新开|新招|新发展|新培育|新购|新买|新装|新注册|新吸纳")
 COMPARED_RE = re.compile(
@@ -321,8 +323,10 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
                     if not miscut(m, question.text, body) and not _split_across(m, body, identity))
     years_ok = all(y in body or y in head or _relative_year(int(y), year, body) for y in question.years)
     qualifiers_ok = all(qualifier_found(q, question.text, body) for q in question.qualifiers)
-    if question.kind == PLACE and not _names_place(question, text[start:end]):
-        missing += ("地点",)
+    several = len(re.findall(r"[、；;]", text[start:end])) >= 2
+    if question.kind == PLACE and not _names_place(question, text[start:end]) and not (
+            several and re.search(r"哪些(?:地方|场所|地点|位置)", question.text)):
+        missing += ("地点",)  # 配在哪些地方 is answered by 火车站、汽车客运站、地铁站… too
     if ASK_ORG_RE.search(question.text) and not ORG_RE.search(text, start, end):
         missing += ("单位名称",)  # 哪家公司中标: a window naming no organisation does not answer
     wants_value = question.kind in (COUNT, DATE)
@@ -363,6 +367,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         - MISSING_PENALTY * len(missing)
         - (TENSE_PENALTY if _tense_differs(question, text[statement[0] : statement[1]], head) else 0.0)
         + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
+        + (0.15 if WHY_RE.search(question.text) and CAUSE_RE.search(text, start, end) else 0.0)  # 为啥: 因…
         + 0.15 * context
         - (FORMULA_PENALTY if formula else 0.0)
         + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)

@@ -37,7 +37,8 @@ NUMBER_BEFORE_RE = re.compile(r"(?P<kind>建议|提案|议案)\s*第\s*(?P<numbe
                               r"(?P<number2>\d{1,6})\s*号")
 # 《关于…的建议》（第15号）收悉: the number in brackets after the quoted title
 NUMBER_TITLED_RE = re.compile(
-    r"(?P<kind>建议|提案|议案)》\s*[(（][^()（）]{0,8}?第?\s*(?P<number>\d{1,6})\s*号\s*[)）]")
+    r"(?P<kind>建议|提案|议案)》\s*[(（][^()（）]{0,8}?第?\s*(?P<number>\d{1,6})\s*号\s*[)）]"
+    r"|第\s*(?P<number2>\d{1,6})\s*号\s*《[^《》]{2,80}?(?P<kind2>建议|提案)》")  # 提出的第63号《…的提案》
 TITLE_RE = re.compile(r"《(?P<title>[^《》\n]{2,120})》")
 # “关于…的建议” quoted in the opening, or a line of its own above the reply ("第63号 关于…的建议").
 _QUOTED_TITLE_RE = re.compile(
@@ -93,6 +94,9 @@ def labelled_fields(line: str, *, generic: bool) -> list[tuple[str, str]]:
     if line.startswith("(") and line.endswith(")"):  # (联系人：任静，联系电话：…): the whole line in brackets
         line = line[1:-1]
     matches = list(_LABEL_RE.finditer(line))
+    if matches and matches[0].start() and DOC_NUMBER_RE.fullmatch(line[: matches[0].start()].strip()):
+        line = line[matches[0].start() :]  # 清机事函〔2024〕21号　　签发人：杜红梅
+        matches = list(_LABEL_RE.finditer(line))
     if not matches or matches[0].start() != 0 or len(line) > 100:
         return []
     pairs = []
@@ -368,4 +372,12 @@ def field_text(meta: LetterMeta, name: str) -> str | None:
         "title": f"《{meta.title}》" if meta.title else None,
         "proposal_number": f"{meta.proposal_number}号" if meta.proposal_number else None,
     }
-    return values[name] if name in values else field_value(meta.fields, name)
+    if name in values:
+        return values[name]
+    found = field_value(meta.fields, name)
+    if found is None and name in _FIELD_FALLBACK:  # 领衔代表 asked of a letter without that line: its deputies
+        return values[_FIELD_FALLBACK[name]]
+    return found
+
+
+_FIELD_FALLBACK = {"领衔代表": "deputy", "领衔人": "deputy", "承办单位": "unit"}

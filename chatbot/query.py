@@ -93,7 +93,7 @@ QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|�
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 # Words that narrow what a figure is of: a total does not answer 每所学校 / 最高 / 平均.
-QUALIFIER_RE = re.compile(rf"每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个")
+QUALIFIER_RE = re.compile(rf"每\d+万?人|每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个")
 PER_ONE_RE = re.compile(
     rf"(?<![\d一二三四五六七八九十])一(?!年|个月|月|天|日|周|小时)({UNITS})"
     rf"(?=[^，,。？?]{{0,10}}?(?:多少钱|多少元|什么价|价格|单价))")
@@ -140,7 +140,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|答复的?是谁|答复谁|给谁的答复|答复哪位|回复谁|回复的是谁"
         ),
     ),
-    ("session", re.compile(r"哪一?次会|什么会议|(?:什么|哪个)会上|哪个会议|哪届会议|哪一届")),
+    ("session", re.compile(r"哪一?次[\u4e00-\u9fff]{0,3}会|什么会议|(?:什么|哪个)会上|哪个会议|哪届会议|哪一届")),
     ("proposal_number", re.compile(r"几号建议|几号提案|第几号|建议号|提案号|编号")),
     ("unit", re.compile(
         r"哪个单位|哪个部门|哪家单位|什么单位|什么部门|答复单位|办理单位|谁答复|谁回复"
@@ -391,7 +391,7 @@ FIELD_WORDS = frozenset({"联系", "联络", "电话", "日期", "时间", "落�
                          "经办", "承办", "负责人", "具体",
                          "名称", "单位", "部门", "科室", "处室", "会议", "届次", "发文", "印发", "盖章", "公章"})
 # Labelled fields that have a field of LetterMeta of their own; the others are asked by their label.
-_LABELLED_AS = {"联系人": "contact_person", "联系电话": "contact_phone", "领衔代表": "deputy", "提案人": "deputy",
+_LABELLED_AS = {"联系人": "contact_person", "联系电话": "contact_phone", "提案人": "deputy",
                 "承办单位": "unit", "建议号": "proposal_number", "提案号": "proposal_number", "抄送": "cc",
                 "标题": "title"}
 _CATEGORY_RE = re.compile(r"哪一?类|什么类别|几类|[ABC]类|类别")
@@ -589,6 +589,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
         context_terms = tuple(t for t in before.terms if t.text not in {x.text for x in terms})
         if kind == WHAT and before.kind != WHAT and not ASK_WHAT_RE.search(asked):
             kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
+            if any(units_answering(t.text) for t in terms):
+                unit = None  # 入住率呢？ after 租金多少: the attribute says what answers it
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
     per_one = [f"每{m.group(1)}" for m in PER_ONE_RE.finditer(asked)]  # 一台多少钱: the price of each

@@ -292,3 +292,9 @@ def test_a_figure_of_one_place_or_of_a_list_summed() -> None:
     ports = "现有指定监管场地3个，分别位于东陵机场、凤溪港南港区和平川铁路口岸，2023年共验放进口水果12.6万吨。"
     assert best_window(analyse("平川铁路口岸2023年验放了多少吨水果？"), ports).missing != ()
     assert best_window(analyse("东陵2023年验放了多少吨进口水果？"), ports).value == "12.6万吨"
+
+
+def test_a_why_question_is_answered_by_the_reason() -> None:
+    text = ("经调查，全市具备光伏安装条件的公共机构屋顶面积约46万平方米。"
+            "但部分老旧建筑屋顶承重不足、部分文物保护建筑不允许改造，难以全部安装光伏。")
+    assert "承重不足" in best_window(analyse("公共机构屋顶为啥不能全装光伏？"), text).text

@@ -26,6 +26,7 @@ from chatbot.schema import LetterMeta
         ("正文。\n联系人：银行保险处　胡立强\n联系电话：0571-1234567", {"contact_person": "胡立强"}),
         ("正文。\n联系电话：0539-8216620（联系人：马晓东）", {"contact_person": "马晓东"}),
         ("王芳代表：\n您提出的《关于解决停车难问题的建议》（第15号）收悉。", {"proposal_number": "15"}),
+        ("民盟某县委员会：\n贵委员会提出的第63号《关于加强司法保护的提案》收悉。", {"proposal_number": "63"}),
     ],
 )
 def test_parse_metadata_variants(text: str, expected: dict[str, object]) -> None:
@@ -171,3 +172,14 @@ def test_doc_number_below_the_record_and_a_spaced_label() -> None:
     assert meta.title == "关于加快乡村道路建设的建议的答复"
     assert (meta.contact_person, meta.contact_phone) == ("李四", "12345678")  # 联 系 人 is 联系人
     assert field_value(meta.fields, "内容分类") == "交通"
+
+
+def test_a_labelled_line_after_the_doc_number() -> None:
+    meta = parse_metadata("清机事函〔2024〕21号                签发人：杜红梅\n\n对第0152号提案的答复\n正文。")
+    assert meta.doc_number == "清机事函〔2024〕21号"
+    assert field_value(meta.fields, "签发人") == "杜红梅"
+
+
+def test_a_lead_deputy_asked_of_a_letter_without_that_line_is_its_deputy() -> None:
+    assert field_text(LetterMeta(deputies=("刘建华", "马丽")), "领衔代表") == "刘建华、马丽"
+    assert field_text(LetterMeta(deputies=("刘建华", "马丽"), fields=(("领衔代表", "刘建华"),)), "领衔代表") == "刘建华"

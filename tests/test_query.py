@@ -57,6 +57,8 @@ from chatbot.query import (
         ("哪家单位提的这个提案", META, None, "deputy"),  # a 党派 or 团体 proposes too
         ("签发人是谁", META, None, "签发人"),
         ("林志坚委员是在哪次会上提的这件提案", META, None, "session"),
+        ("桐溪防返贫建议是哪次人代会上提的？", META, None, "session"),
+        ("保租房建议的领衔代表是谁？", META, None, "领衔代表"),
         ("春节期间增开了多少趟列车", COUNT, "趟", None),
     ],
 )
@@ -197,3 +199,9 @@ def test_elliptical_questions_after_another_are_follow_ups(question: str) -> Non
 
 def test_a_question_of_its_own_is_no_follow_up() -> None:
     assert not analyse("锦川2023年新建了多少个暖新驿站", ["港口岸电现在覆盖了百分之多少的泊位"]).is_follow_up
+
+
+def test_a_rate_per_head_is_a_qualifier_and_a_follow_up_attribute_sets_its_own_unit() -> None:
+    assert analyse("清河每10万人有多少台AED？").qualifiers == ("每10万人",)
+    follow = analyse("入住率呢？", ["江湾人才公寓租金多少钱？"])
+    assert (follow.kind, follow.unit) == (COUNT, None)  # 92%, not 元
