@@ -52,7 +52,7 @@ def test_development_questions(dev_chatbot) -> None:
     assert report.false_abstention <= 0.06, report.misses
 
 
-@pytest.mark.parametrize("name", ["heldout", "heldout2", "heldout3", "heldout4"])
+@pytest.mark.parametrize("name", ["heldout", "heldout2", "heldout3", "heldout4", "heldout5"])
 def test_heldout_questions_meet_the_targets(name: str, tmp_path_factory: pytest.TempPathFactory,
                                             real_embedder: object) -> None:
     bot = _chatbot(name, tmp_path_factory, real_embedder)
