@@ -30,6 +30,7 @@ from .store import IndexSnapshot, index_version, open_index
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+FOLLOW_UP_REPLAY = 3  # earlier questions replayed, at most, to find the letter a follow-up keeps to
 OWN_LABEL_LETTERS = 3  # the letters of the best hits whose labelled lines a question may ask for by name
 
 
@@ -124,7 +125,7 @@ class Chatbot:
         letter that answers the last of them: what an elliptical follow-up keeps to."""
         if not history or not isinstance(history[-1], str) or not all(isinstance(h, str) for h in history):
             return None
-        earlier = self.answer(history[-1], history=list(history[:-1]))
+        earlier = self.answer(history[-1], history=list(history[:-1])[-FOLLOW_UP_REPLAY:])  # bounded recursion
         if earlier.abstained or not earlier.passages:
             return None
         return Scope((earlier.passages[0].doc_id,))
