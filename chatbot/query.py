@@ -150,7 +150,7 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?:哪天|什么时候|何时|日期|哪一天|哪日|几号).{0,6}(?:答复|回复|发出|印发|发文|落款|签发|发的|发)"
             r"|(?:答复|回复|发文|印发|落款|复函)的?(?:日期|时间)"
-            r"|(?:答复|回复|复函|落款)[^，,。；;？?]{0,8}(?:哪天|哪一天|什么时候|何时|日期|几号)"
+            r"|(?:答复|回复|复函|落款)(?:(?!说|讲|提到|里|中)[^，,。；;？?]){0,8}(?:哪天|哪一天|什么时候|何时|日期|几号)"
         ),
     ),
     ("title", re.compile(r"标题|题目|什么建议|哪个建议|哪件建议|什么提案|哪个提案|建议名称")),
@@ -575,7 +575,7 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
     # "温州市卫健委答复264号建议是哪天" asks the letter's date, "平发改建〔2020〕774号里2025年…" no 2020.
     unreferenced = DOC_REF_RE.sub(" ", _without(asked, references))
     kind, unit, meta_field = asked_kind(unreferenced)
-    if kind != META and (whole := asked_kind(asked))[0] == META:
+    if kind != META and not LETTER_WORDS_RE.search(unreferenced) and (whole := asked_kind(asked))[0] == META:
         kind, unit, meta_field = whole  # 91号答复函是哪个单位发的: the reference held the word 答复函
     terms = content_terms(asked, names, references)
     years = tuple(dict.fromkeys(YEAR_RE.findall(unreferenced)))

@@ -58,6 +58,7 @@ from chatbot.query import (
         ("签发人是谁", META, None, "签发人"),
         ("林志坚委员是在哪次会上提的这件提案", META, None, "session"),
         ("桐溪防返贫建议是哪次人代会上提的？", META, None, "session"),
+        ("卫生健康局答复说数据资源中心什么时候能建成投用？", DATE, None, None),  # 说: a content question
         ("保租房建议的领衔代表是谁？", META, None, "领衔代表"),
         ("春节期间增开了多少趟列车", COUNT, "趟", None),
     ],
