@@ -50,7 +50,8 @@ NAMED_FIELDS = frozenset({"doc_number", "session", "deputy", "contact", "contact
 # A 哪些 question is answered by several things named together: 甲、乙, “甲”“乙”等, 一是…二是, 甲和乙.
 ENUMERATION_RE = re.compile(r"[、；;]|等|”“|一是|和|及|与")
 # 哪些 asked of things done (措施, 工作, 准备做哪些事) is answered by clauses of a sentence too.
-ACTIVITY_RE = re.compile(r"哪些(?:事|工作|措施|举措|办法|做法|手段|方面|内容|打算|安排)|做了哪些|做哪些|采取了?哪些")
+ACTIVITY_RE = re.compile(r"哪些(?:事|工作|措施|举措|办法|做法|手段|方面|内容|打算|安排|活动|服务)"
+                         r"|做了哪些|做哪些|采取了?哪些|搞了哪些|开展了?哪些")
 POSSIBLY_RELATED_COUNT = 3
 
 

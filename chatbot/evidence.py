@@ -95,6 +95,11 @@ ENUMERATION_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:、[\u4e00-\u9fff]{1,12})+
 COUNTED_AFTER_RE = re.compile(r"等?[\u4e00-\u9fff]{0,4}")  # 舌诊仪、脉诊仪|等设备|3200余台: the list's own count
 NOT_MEASURE = {"部": ("门",), "家": ("庭", "长", "属"), "名": ("单", "额", "称"), "个": ("人",), "处": ("室",)}
 STATED_YEAR_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?=\s*(?:年|[—\-至～~]\s*(?:19|20)\d{2}))")  # not 1900余人次
+# Which units a reply was worked out with: "经商…", "会同…认真研究", "由…协办".
+PARTNERS_ASKED_RE = re.compile(
+    r"(?:会同|商了|商量|经商|会商|协办|一起办|联合|配合|征求)[^，,。？?]{0,6}(?:哪些|哪几个|哪个|什么)(?:单位|部门|机构)"
+    r"|(?:协办|会办)单位")
+PARTNERS_RE = re.compile(r"会同|经商|商请|会商|协办|会办|征求[^，,。]{0,20}意见|联合[^，,。]{0,20}(?:研究|办理)")
 WHY_RE = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么不|咋不|原因")
 CAUSE_RE = re.compile(r"因为|由于|因|受.{1,12}(?:限制|影响)|尚未|尚不|不具备|难以|暂不|无法|不足|制约|原因")
 RANK_ASKED_RE = re.compile(r"第几|排名|排第|位次|名次|排在")
@@ -331,7 +336,8 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         missing += ("单位名称",)  # 哪家公司中标: a window naming no organisation does not answer
     wants_value = question.kind in (COUNT, DATE)
     enumerates = question.kind == LIST and len(re.findall(r"[、；;]", text[start:end])) >= 2
-    formula = question.kind != META and bool(FORMULA_RE.search(body))  # 感谢…关心和支持 answers nothing
+    partners = bool(PARTNERS_ASKED_RE.search(question.text)) and bool(PARTNERS_RE.search(body))
+    formula = question.kind != META and bool(FORMULA_RE.search(body)) and not partners  # 感谢…关心 answers nothing
     statement, ranked, uncounted = (start, end), cov, False
     if wants_value and value and not header:
         # The question's terms must speak of the figure: a term named after its clause belongs to the next
@@ -368,6 +374,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         - (TENSE_PENALTY if _tense_differs(question, text[statement[0] : statement[1]], head) else 0.0)
         + (0.1 if enumerates else 0.0)  # a 哪些 question is answered by a list
         + (0.15 if WHY_RE.search(question.text) and CAUSE_RE.search(text, start, end) else 0.0)  # 为啥: 因…
+        + (0.3 if partners else 0.0)  # 会同了哪些部门: "经商农业农村部、市场监管总局，现答复如下"
         + 0.15 * context
         - (FORMULA_PENALTY if formula else 0.0)
         + (0.15 + 0.2 * min(closeness, 3.0) / 3.0 if wants_value and value else 0.0)

@@ -67,7 +67,8 @@ EVENT_REACH = 2  # characters between a date question word and its event: 什么
 ASK_DATE_RE = re.compile(
     r"哪天|哪一天|什么时候|何时|什么时间段?|哪个月份?|几月份?|日期|哪一年|哪年|几日|几号(?!建议|提案|文|线)|几点")
 ASK_LIST_RE = re.compile(r"哪些|哪几|有什么|包括什么|包含什么|分别是")
-ASK_PLACE_RE = re.compile(r"哪里|在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
+ASK_PLACE_RE = re.compile(  # (卡在哪 asks a difficulty)
+    r"哪里|(?<!卡)在哪|哪个区|哪个县|哪个地方|什么地方|哪些地方|什么地点|哪个位置|哪个镇|哪个园区")
 # Questions whose answer is the organisation that built or runs something (哪家公司中标, 由哪个施工单位承建).
 ASK_ORG_RE = re.compile(
     r"(?:哪家|哪个|哪一家|什么)(?:施工|建设|运营)?(?:公司|企业|单位|机构).{0,4}(?:中标|承建|施工|运营|建设|来建|负责建|修建)"

@@ -298,3 +298,9 @@ def test_a_why_question_is_answered_by_the_reason() -> None:
     text = ("经调查，全市具备光伏安装条件的公共机构屋顶面积约46万平方米。"
             "但部分老旧建筑屋顶承重不足、部分文物保护建筑不允许改造，难以全部安装光伏。")
     assert "承重不足" in best_window(analyse("公共机构屋顶为啥不能全装光伏？"), text).text
+
+
+def test_the_units_a_reply_was_worked_out_with_are_quoted_from_its_opening() -> None:
+    text = "您提出的关于加强地理标志保护的提案收悉。经商农业农村部、国家市场监督管理总局，现答复如下："
+    window = best_window(analyse("国知局答复这个提案前商量了哪些部门？"), text, identity="国家知识产权局|国知局")
+    assert "经商农业农村部、国家市场监督管理总局" in window.text and window.missing == ()
