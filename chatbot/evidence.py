@@ -358,6 +358,12 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         places = place_words(question.text) | {t for t in unbound if re.search(f"{t}[乡镇村县区市省]", question.text)}
         missing += tuple(t for t in unbound if t in places and t not in missing and any(t in w for w in listed))
         bare = ENUMERATION_RE.sub("", compact(text[start:end]))  # 东陵 of "东陵省…位于东陵机场、…": not only an item
+        # 全市 asked, "…山区县急救平均反应时间缩短至15.6分钟": a figure of a narrower place
+        whole = re.search(r"全(?:市|县|省|区|国)(?!排|第|范围|各)", question.text)
+        if whole and whole.group() not in bound_text and any(
+                p.group() not in identity and not bound_text.startswith(tuple("村镇乡级域城区县市里"), p.end())
+                for p in PLACE_RE.finditer(bound_text)):
+            missing += (whole.group(),)
         # 舌诊仪 asked, "配备舌诊仪、脉诊仪等设备3200余台": the figure counts the list, not the one item
         missing += tuple(t for t in _one_of_many(question, text, bound_start, v_start)
                          if t not in missing and not term_found(next(x for x in terms if x.text == t), bare))
@@ -582,6 +588,11 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
         return False  # 一个月收多少钱 is not answered by 每人每年补助1800元
     if TOTAL_ASKED_RE.search(question.text) and re.search(r"每(?!年|月|日|天)[\u4e00-\u9fff]", clause):
         return False  # 总共准备多少钱 is not answered by 每剂补助200元
+    per_unit = [q for q in question.qualifiers if q.startswith("每") and not _period(q)]
+    sentence = m.string[max(m.string.rfind("。", 0, m.start()), m.string.rfind("；", 0, m.start())) + 1 : m.start()]
+    rate = re.search(r"每|均|单价|标准", sentence) or re.match(r"[^，,。；;]{0,3}/", m.string[m.end() :])
+    if per_unit and not rate:
+        return False  # 每亩补助多少 is not answered by 补助资金43.6亿元
     cumulative = re.search(r"累计|总计|现有|共有", clause) and not NEW_ASKED_RE.search(clause)
     if NEW_ASKED_RE.search(question.text) and cumulative:
         return False  # 新认定了多少个 is not answered by 累计认定2508个

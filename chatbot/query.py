@@ -448,10 +448,12 @@ def asked_kind(text: str) -> tuple[str, str | None, str | None]:
 
 def _counts_people(text: str, at: int) -> bool:
     """Whether the noun counted at `at` (after 多少 / 几个) is people: 调解员, 女孩 — not 人员密集场所, 学生宿舍."""
+    words = _posseg().lcut(text[at : at + 14])
+    if words and words[0].word == "人":
+        return True  # 几个人
     m = PEOPLE_COUNTED_RE.match(text, at)
     if m is None:
         return False
-    words = _posseg().lcut(text[at : at + 14])
     ends = {sum(len(w.word) for w in words[: i + 1]): i for i in range(len(words))}
     if m.end() - at not in ends:
         return False  # 人才驿站: 人 is no word of its own there
@@ -518,7 +520,8 @@ def _with_event(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
 
 
 # 贷款里涉农的有多少, 留守儿童里面读初中的有几个: the part asked of a whole.
-SUBSET_RE = re.compile(r"(?:里面|里头|其中|当中|之中|里)([\u4e00-\u9fff]{1,8}?)的(?:有|是|占)?(?:多少|几)")
+SUBSET_RE = re.compile(
+    r"(?:里面|里头|其中|当中|之中|里)([\u4e00-\u9fff]{1,8}?)的[\u4e00-\u9fff]{0,4}?(?:有|是|占)?(?:多少|几)")
 
 
 def _with_subset(asked: str, terms: tuple[Term, ...]) -> tuple[Term, ...]:
@@ -592,6 +595,8 @@ def analyse(text: str, history: Sequence[object] | None = None, names: Sequence[
             kind, unit, meta_field = before.kind, before.unit or answered_unit(history), before.meta_field
             if any(units_answering(t.text) for t in terms):
                 unit = None  # 入住率呢？ after 租金多少: the attribute says what answers it
+        elif kind == COUNT and unit == "个" and before.unit in unit_group("人"):
+            unit = before.unit  # 专职的有几个？ after 救援队有多少人: people still
         years = years or before.years
         search_text = f"{before.search_text} {asked}"
     per_one = [f"每{m.group(1)}" for m in PER_ONE_RE.finditer(asked)]  # 一台多少钱: the price of each

@@ -304,3 +304,12 @@ def test_the_units_a_reply_was_worked_out_with_are_quoted_from_its_opening() -> 
     text = "您提出的关于加强地理标志保护的提案收悉。经商农业农村部、国家市场监督管理总局，现答复如下："
     window = best_window(analyse("国知局答复这个提案前商量了哪些部门？"), text, identity="国家知识产权局|国知局")
     assert "经商农业农村部、国家市场监督管理总局" in window.text and window.missing == ()
+
+
+def test_a_per_unit_question_needs_a_per_unit_figure_and_the_whole_a_figure_of_the_whole() -> None:
+    text = "2023年，中央财政安排油茶低产林改造补助资金43.6亿元，对新造油茶林每亩补助标准提高到1000元。"
+    assert best_window(analyse("油茶新造林每亩补助多少钱？"), text).value == "1000元"
+    fund = "中央财政对每个试点城市给予定额奖补，奖补资金最高不超过1.5亿元。"
+    assert best_window(analyse("每个城市最多奖补多少？"), fund).value == "超过1.5亿元"  # 每 in the sentence
+    rescue = "全市已建成院前急救站点128个，2023年山区县急救平均反应时间缩短至15.6分钟。"
+    assert "全市" in best_window(analyse("全市急救平均反应时间是多少分钟？"), rescue).missing
