@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from .evidence import coverage, miscut, term_found
 from .identity import DATE_RE, NUMERIC_DATE_RE, field_text, iso_date
-from .lexicon import role_words, unit_suffixes
+from .lexicon import role_words
 from .names import identity_text
-from .query import COUNT, DATE, META, WHAT, Question, Term, compact, is_field_word
+from .query import COUNT, DATE, META, WHAT, Question, Term, compact, is_field_word, names_unit
 from .retrieval import Hit
 from .schema import READ_OCR, Answer, LetterInfo, Passage
 from .scope import Scope
@@ -189,20 +189,12 @@ def _described(question: Question, letter: LetterInfo, hits: Sequence[Hit]) -> b
     for term in question.terms:
         if not term.strong or is_field_word(term.text, question.text):
             continue
-        if _names_unit(term.text, question.text):  # a unit: the one that replied
+        if names_unit(term.text, question.text):  # a unit: the one that replied
             if not term_found(term, names):
                 return False
         elif not (term_found(term, said) or miscut(term.text, question.text, said)):
             return False
     return True
-
-
-def _names_unit(word: str, text: str) -> bool:
-    """Whether a word of the question is, or begins, a unit's name: 交通运输局, 交通运输 of 交通运输厅."""
-    if len(word) >= 3 and word.endswith(unit_suffixes()):
-        return True
-    at = text.find(word)
-    return at >= 0 and text.startswith(unit_suffixes(), at + len(word))
 
 
 def text_evidence(question: Question, hit: Hit) -> Evidence:

@@ -35,13 +35,16 @@ from .query import (
     Term,
     compact,
     is_word,
+    names_unit,
     place_words,
     units_answering,
 )
 from .tables import Cell, caption, column_value, header_cells, row_cells
 
 QUICK_SENTENCE_RE = re.compile(r"[。！？!?；;]")
-SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+# A half-width period between Chinese characters ends a sentence too (web copies: "…11个百分点.杨村乡是…").
+SENTENCE_RE = re.compile(
+    r"(?:[^。！？!?.\n]|\.(?![\u4e00-\u9fff])|(?<![\u4e00-\u9fff])\.)+(?:[。！？!?]|\.(?=[\u4e00-\u9fff]))?")
 LONG_SENTENCE = 140  # characters; longer sentences are also cut at ；
 # A sentence opening with these goes on with the subject of the sentence before it.
 CONTINUES_RE = re.compile(
@@ -102,6 +105,9 @@ PARTNERS_ASKED_RE = re.compile(
 PARTNERS_RE = re.compile(r"会同|经商|商请|会商|协办|会办|征求[^，,。]{0,20}意见|联合[^，,。]{0,20}(?:研究|办理)")
 WHY_RE = re.compile(r"为什么|为啥|为何|什么原因|啥原因|怎么不|咋不|原因")
 CAUSE_RE = re.compile(r"因为|由于|因|受.{1,12}(?:限制|影响)|尚未|尚不|不具备|难以|暂不|无法|不足|制约|原因")
+ANSWERED_BY_RE = re.compile(r"(?:怎么|如何|是怎样|怎样)(?:答复|回复|回应)|答复了?什么|回复了?什么")
+DONE_ASKED_RE = re.compile(r"已经|目前已|现在已|已有")
+PLANNED_RE = re.compile(r"计划|拟|力争|预计|将于|争取|打算")
 RANK_ASKED_RE = re.compile(r"第几|排名|排第|位次|名次|排在")
 NEW_ASKED_RE = re.compile(r"新增|新建|新认定|新设|新开|新招|新发展|新培育|新购|新买|新装|新注册|新吸纳")
 COMPARED_RE = re.compile(
@@ -332,6 +338,9 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
     if question.kind == PLACE and not _names_place(question, text[start:end]) and not (
             several and re.search(r"哪些(?:地方|场所|地点|位置)", question.text)):
         missing += ("地点",)  # 配在哪些地方 is answered by 火车站、汽车客运站、地铁站… too
+    if ANSWERED_BY_RE.search(question.text):  # 市财政局对这条建议怎么答复的: a unit that did not reply
+        missing += tuple(t.text for t in terms if t.strong and names_unit(t.text, question.text)
+                         and not term_found(t, identity) and t.text not in missing)
     if ASK_ORG_RE.search(question.text) and not ORG_RE.search(text, start, end):
         missing += ("单位名称",)  # 哪家公司中标: a window naming no organisation does not answer
     wants_value = question.kind in (COUNT, DATE)
@@ -352,7 +361,10 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         bound_found = [term_found(t, bound_text) for t in terms]
         unbound = _lacking(terms, bound_found, in_heading)
         # A place the window names apart from the figure: "新建…10家，重点在白沙镇、石湾镇" gives no 白沙镇 figure
-        missing += tuple(t for t in unbound if PLACE_RE.fullmatch(t) and t not in missing)
+        # 杨村乡 asked, "全县…46.8万头…杨村乡是…": a place with its suffix named only after the figure
+        suffixed = {t for t in unbound if question.kind == COUNT and t not in compact(text[start:v_start])
+                    and re.search(f"{re.escape(t)}[乡镇村县区市省](?![政级场委民直属])", question.text)}
+        missing += tuple(t for t in unbound if (PLACE_RE.fullmatch(t) or t in suffixed) and t not in missing)
         # 茶溪乡 asked, "…6842名，主要集中在白沙镇、龙塘乡、茶溪乡": a place listed with others apart from the figure
         listed = {w for m in ENUMERATION_RE.finditer(text, start, end) for w in m.group(0).split("、")}
         places = place_words(question.text) | {t for t in unbound if re.search(f"{t}[乡镇村县区市省]", question.text)}
@@ -538,9 +550,14 @@ def find_value(question: Question, text: str, start: int, end: int,
         return None, -1, -1, 0.0
     best: tuple[float, str, int, int] | None = None
     pattern = DATE_RE if question.kind == DATE else VALUE_RE
+    counted = next((t.variants for t in question.terms if t.text == question.counted), ())
+    named = {m.span() for m in pattern.finditer(text, start, end)
+             if counted and any(text.startswith(v, m.end(), m.end() + len(v) + 1) for v in counted)}
     for m in pattern.finditer(text, start, end):
         if question.kind == COUNT and not _is_answer_value(m, question):
             continue
+        if named and m.span() not in named and question.kind == COUNT:
+            continue  # 几个城市: "在23个城市的37个口岸" — the figure the counted noun follows
         if question.years and not _dated(question.years, text, start, m.start()):
             continue
         if asked_year and not _dated((asked_year,), text, start, m.start()):
@@ -596,6 +613,11 @@ def _is_answer_value(m: re.Match[str], question: Question) -> bool:
     cumulative = re.search(r"累计|总计|现有|共有", clause) and not NEW_ASKED_RE.search(clause)
     if NEW_ASKED_RE.search(question.text) and cumulative:
         return False  # 新认定了多少个 is not answered by 累计认定2508个
+    if "累计" in question.text and not NEW_ASKED_RE.search(question.text) and NEW_ASKED_RE.search(clause) and (
+            "累计" not in clause):
+        return False  # 累计有多少首贷户 is not answered by 2023年新增首贷户2.3万户
+    if DONE_ASKED_RE.search(question.text) and PLANNED_RE.search(sentence) and not re.search(r"已|完成", clause):
+        return False  # 已经建成几个了 is not answered by 计划再新建8个
     attributes = [t.text for t in question.terms if units_answering(t.text)]
     wanted = frozenset().union(*(units_answering(a) for a in attributes))
     if wanted and not question.unit:  # 比例是多少 is answered by a percentage, not by 80项

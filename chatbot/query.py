@@ -23,6 +23,7 @@ from .lexicon import (
     role_words,
     synonym_map,
     unit_group,
+    unit_suffixes,
 )
 from .names import department_short_names, full_names
 
@@ -94,7 +95,8 @@ QUESTION_WORD_RE = re.compile(r"^(?:哪(?:家|个|位|些|种|类|所|项|一|�
 ASK_WHAT_RE = re.compile(r"什么|怎么|怎样|如何|哪种|哪类|为什么|举措|措施")
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 # Words that narrow what a figure is of: a total does not answer 每所学校 / 最高 / 平均.
-QUALIFIER_RE = re.compile(rf"每\d+万?人|每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个")
+QUALIFIER_RE = re.compile(
+    rf"每\d+万?人|每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个|最早|最晚|首个")
 PER_ONE_RE = re.compile(
     rf"(?<![\d一二三四五六七八九十])一(?!年|个月|月|天|日|周|小时)({UNITS})"
     rf"(?=[^，,。？?]{{0,10}}?(?:多少钱|多少元|什么价|价格|单价))")
@@ -123,7 +125,7 @@ PART_OF_RE = re.compile(r"[\u4e00-\u9fff]{1,6}的(?:有|是|占)?(?:多少|几)"
 PUNCT_RE = re.compile(r"[\s，。？！?!,.：:；;、“”\"'‘’（）()《》〈〉【】\[\]—…·-]+")
 
 # After 电话, words that make it a service the letter speaks of, not the letter's own contact line.
-_NOT_PHONE = r"[\u4e00-\u9fff]{0,3}(?:率|量|次数)|回访|接听|接通|咨询|服务|热线|线路|办理"
+_NOT_PHONE = r"[\u4e00-\u9fff]{0,3}(?:率|量|次数)|回访|接听|接通|咨询|服务|热线|线路|办理|[^，,。？?]{0,3}[次个通]"
 # A field of the letter itself: (field, pattern). Order matters: the first match wins.
 META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("doc_number", re.compile(r"文号|发文字号|发文编号")),
@@ -131,7 +133,8 @@ META_FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("contact", re.compile(
         r"(?:联系人|联系谁|找谁).{0,6}(?:电话|联系方式)|(?:电话|联系方式).{0,4}联系人|怎么联系|如何联系")),
     # 电话 of the letter, not of a service the letter speaks of (热线电话接通率, 电话回访)
-    ("contact_phone", re.compile(rf"联系电话|联系方式|(?<!热线)电话(?!{_NOT_PHONE})|手机|号码")),
+    ("contact_phone", re.compile(rf"联系电话|联系方式|(?<!热线)(?<!呼救)(?<!急救)(?<!报警)(?<!求助)电话(?!{_NOT_PHONE})"
+                                 r"|手机|号码")),
     ("contact_person", re.compile(r"联系人|联络人|找谁联系|联系谁|经办人|承办人")),
     (
         "deputy",
@@ -282,7 +285,7 @@ def units_answering(word: str) -> frozenset[str]:
     found = attribute_units().get(word)
     if found is not None:
         return found
-    if word.endswith("额") or (len(word) >= 3 and word.endswith(("费", "资金"))):
+    if word.endswith("额") or (len(word) >= 3 and word.endswith(("费", "资金", "资本", "专项债", "债券"))):
         # 总额, 贷款额, 易地建设费, 补助资金: an amount of money
         return attribute_units()["金额"]
     return PERCENT if len(word) >= 2 and word.endswith(RATE_ENDINGS) else frozenset()
@@ -415,6 +418,14 @@ def labelled_field(text: str) -> str | None:
     if _CATEGORY_RE.search(text) and LETTER_WORDS_RE.search(text):
         return "办复类别"
     return next((name for pattern, name in _FIELD_PHRASES if pattern.search(text)), None)
+
+
+def names_unit(word: str, text: str) -> bool:
+    """Whether a word of the question is, or begins, a unit's name: 交通运输局, 交通运输 of 交通运输厅."""
+    if len(word) >= 3 and word.endswith(unit_suffixes()):
+        return True
+    at = text.find(word)
+    return at >= 0 and text.startswith(unit_suffixes(), at + len(word))
 
 
 def is_field_word(word: str, asked: str = "") -> bool:

@@ -313,3 +313,21 @@ def test_a_per_unit_question_needs_a_per_unit_figure_and_the_whole_a_figure_of_t
     assert best_window(analyse("每个城市最多奖补多少？"), fund).value == "1.5亿元"  # not 超过: 不超过
     rescue = "全市已建成院前急救站点128个，2023年山区县急救平均反应时间缩短至15.6分钟。"
     assert "全市" in best_window(analyse("全市急救平均反应时间是多少分钟？"), rescue).missing
+
+
+def test_near_misses_of_held_out_6() -> None:
+    assert best_window(analyse("144小时过境免签有几个城市？"),
+                       "72/144小时过境免签政策已在23个城市的37个口岸实施。").value == "23个"
+    plan = "2024年我局计划再新建口袋公园8个，目前已有5个完成方案设计。"
+    assert best_window(analyse("今年新口袋公园已经建成几个了？"), plan).value != "8个"
+    new = "联合省发展改革委开展首贷户拓展三年行动，2023年全省新增首贷户2.3万户。"
+    assert best_window(analyse("全省累计有多少首贷户？"), new).value is None
+    other = "经与市财政局共同研究，全部上缴不利于企业偿还债务，该项建议暂不采纳。"
+    assert "财政局" in best_window(analyse("市财政局对利润全部上缴的建议是怎么答复的？"), other,
+                                   identity="鹭江市国资委|国资委").missing
+
+
+def test_a_half_width_period_between_chinese_ends_a_sentence() -> None:
+    text = "全县规模养殖比重达到78%,较2021年提高11个百分点.杨村乡是全县第一大乡,2023年出栏生猪9.6万头."
+    assert [text[a:b] for a, b in sentence_spans(text)][-1] == "杨村乡是全县第一大乡,2023年出栏生猪9.6万头."
+    assert best_window(analyse("杨村乡2023年出栏了多少头猪？"), text).value == "9.6万头"
