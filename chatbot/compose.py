@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .evidence import coverage, miscut, term_found
+from .evidence import PARTNERS_ASKED_RE, PARTNERS_RE, coverage, miscut, term_found
 from .identity import DATE_RE, NUMERIC_DATE_RE, field_text, iso_date
 from .lexicon import role_words
 from .names import identity_text
@@ -248,8 +248,9 @@ def abstention_reason(question: Question, evidence: Evidence | None) -> str | No
         return NOT_FOUND_YEAR.format(years="、".join(question.years))
     if not window.qualifiers_ok:
         return NOT_FOUND_QUALIFIER.format(qualifiers="、".join(question.qualifiers))
-    if window.coverage < MIN_COVERAGE:
-        return ""
+    if window.coverage < MIN_COVERAGE and not (PARTNERS_ASKED_RE.search(question.text)
+                                               and PARTNERS_RE.search(window.text)):
+        return ""  # (会同了哪些部门 is answered by "会同市财政局、市发展改革委…研究", whatever else it says)
     if question.kind in (COUNT, DATE) and not evidence.direct:
         return NOT_FOUND_VALUE.format(what=VALUE_NAMES[question.kind])
     if question.kind == COUNT and window.uncounted:

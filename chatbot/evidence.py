@@ -372,7 +372,7 @@ def _score_window(question: Question, text: str, span: tuple[int, int], body: st
         bare = ENUMERATION_RE.sub("", compact(text[start:end]))  # 东陵 of "东陵省…位于东陵机场、…": not only an item
         # 全市 asked, "…山区县急救平均反应时间缩短至15.6分钟": a figure of a narrower place
         whole = re.search(r"全(?:市|县|省|区|国)(?!排|第|范围|各)", question.text)
-        if whole and whole.group() not in bound_text and any(
+        if whole and whole.group() not in compact(text[max(start, bound_start - 15) : v_start]) and any(
                 p.group() not in identity and not bound_text.startswith(tuple("村镇乡级域城区县市里"), p.end())
                 for p in PLACE_RE.finditer(bound_text)):
             missing += (whole.group(),)

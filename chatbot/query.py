@@ -98,7 +98,7 @@ YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年?")
 QUALIFIER_RE = re.compile(
     rf"每\d+万?人|每(?:{UNITS}|人|生)|平均|人均|户均|亩均|最高|最多|最低|最少|首次|首批|单个|最早|最晚|首个")
 PER_ONE_RE = re.compile(
-    rf"(?<![\d一二三四五六七八九十])一(?!年|个月|月|天|日|周|小时)({UNITS})"
+    rf"(?<![\d一二三四五六七八九十])一(?!年|个月|月|天|日|周|小时)({UNITS})(?![图网码屏])"  # not 一张图
     rf"(?=[^，,。？?]{{0,10}}?(?:多少钱|多少元|什么价|价格|单价))")
 # The time of what is asked: a plan (打算新增多少) or a result (新增了多少). Letters answer both, in
 # "（一）工作进展" and "（二）下一步工作计划", often with the same nouns, places and years.

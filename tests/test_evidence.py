@@ -311,7 +311,7 @@ def test_a_per_unit_question_needs_a_per_unit_figure_and_the_whole_a_figure_of_t
     assert best_window(analyse("油茶新造林每亩补助多少钱？"), text).value == "1000元"
     fund = "中央财政对每个试点城市给予定额奖补，奖补资金最高不超过1.5亿元。"
     assert best_window(analyse("每个城市最多奖补多少？"), fund).value == "1.5亿元"  # not 超过: 不超过
-    rescue = "全市已建成院前急救站点128个，2023年山区县急救平均反应时间缩短至15.6分钟。"
+    rescue = "全市已建成院前急救站点128个，其中山区5县有56个，2023年山区县急救平均反应时间缩短至15.6分钟。"
     assert "全市" in best_window(analyse("全市急救平均反应时间是多少分钟？"), rescue).missing
 
 
@@ -331,3 +331,11 @@ def test_a_half_width_period_between_chinese_ends_a_sentence() -> None:
     text = "全县规模养殖比重达到78%,较2021年提高11个百分点.杨村乡是全县第一大乡,2023年出栏生猪9.6万头."
     assert [text[a:b] for a, b in sentence_spans(text)][-1] == "杨村乡是全县第一大乡,2023年出栏生猪9.6万头."
     assert best_window(analyse("杨村乡2023年出栏了多少头猪？"), text).value == "9.6万头"
+
+
+def test_the_units_a_question_names_the_way_people_do() -> None:
+    from chatbot.names import unit_names
+
+    assert {"药监局", "国家药监局"} <= unit_names("国家药品监督管理局")
+    assert {"城投", "城投集团"} <= unit_names("鹭江城市建设投资集团")
+    assert analyse("“急救一张图”平台投了多少钱？").qualifiers == ()  # 一张图 is a name, not a per-unit price

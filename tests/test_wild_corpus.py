@@ -13,7 +13,7 @@ from chatbot.documents import read_letter_text
 
 WILD = Path(__file__).resolve().parent / "data" / "wild"
 NEXT_TO = 40  # characters (without whitespace) around the evidence where its short answer may stand
-SETS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
+SETS = ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6")
 
 
 def _squash(text: str) -> str:
