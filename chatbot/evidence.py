@@ -551,9 +551,10 @@ def find_value(question: Question, text: str, start: int, end: int,
     best: tuple[float, str, int, int] | None = None
     pattern = DATE_RE if question.kind == DATE else VALUE_RE
     counted = next((t.variants for t in question.terms if t.text == question.counted), ())
-    named = {m.span() for m in pattern.finditer(text, start, end)
+    found = list(pattern.finditer(text, start, end))
+    named = {m.span() for m in found
              if counted and any(text.startswith(v, m.end(), m.end() + len(v) + 1) for v in counted)}
-    for m in pattern.finditer(text, start, end):
+    for m in found:
         if question.kind == COUNT and not _is_answer_value(m, question):
             continue
         if named and m.span() not in named and question.kind == COUNT:

@@ -286,11 +286,10 @@ def test_near_misses_of_what_a_figure_counts() -> None:
 
 def test_a_figure_of_one_place_or_of_a_list_summed() -> None:
     area = "烟叶种植主要分布在南岭、西川两市，其中南岭市种植面积21.3万亩。"
-    assert best_window(analyse("西川市烟叶种植面积多少？"), area).value is None or \
-        "西川" in best_window(analyse("西川市烟叶种植面积多少？"), area).missing
+    assert best_window(analyse("西川市烟叶种植面积多少？"), area).missing == ("西川",)
     assert best_window(analyse("南岭市烟叶种植面积多少？"), area).value == "21.3万亩"
     ports = "现有指定监管场地3个，分别位于东陵机场、凤溪港南港区和平川铁路口岸，2023年共验放进口水果12.6万吨。"
-    assert best_window(analyse("平川铁路口岸2023年验放了多少吨水果？"), ports).missing != ()
+    assert "平川" in best_window(analyse("平川铁路口岸2023年验放了多少吨水果？"), ports).missing
     assert best_window(analyse("东陵2023年验放了多少吨进口水果？"), ports).value == "12.6万吨"
 
 
@@ -318,8 +317,9 @@ def test_a_per_unit_question_needs_a_per_unit_figure_and_the_whole_a_figure_of_t
 def test_near_misses_of_held_out_6() -> None:
     assert best_window(analyse("144小时过境免签有几个城市？"),
                        "72/144小时过境免签政策已在23个城市的37个口岸实施。").value == "23个"
-    plan = "2024年我局计划再新建口袋公园8个，目前已有5个完成方案设计。"
-    assert best_window(analyse("今年新口袋公园已经建成几个了？"), plan).value != "8个"
+    plan = "2024年我局计划再新建口袋公园8个，重点布局在老城区。"
+    assert best_window(analyse("今年新口袋公园已经建成几个了？"), plan).value is None
+    assert best_window(analyse("今年计划新建几个口袋公园？"), plan).value == "8个"
     new = "联合省发展改革委开展首贷户拓展三年行动，2023年全省新增首贷户2.3万户。"
     assert best_window(analyse("全省累计有多少首贷户？"), new).value is None
     other = "经与市财政局共同研究，全部上缴不利于企业偿还债务，该项建议暂不采纳。"
